@@ -1,0 +1,181 @@
+#!/usr/bin/env -S deno run --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys --allow-ffi
+/**
+ * `ncf`: train Neural Collaborative Filtering recommenders, with training
+ * data made by an asynchronous generator process (this same program, run as
+ * `ncf generator`).
+ *
+ * The only module that reads `Deno.args`, prints usage and exits.
+ * Exit codes: 0 success, 1 failure, 2 usage error, 130 SIGINT, 143 SIGTERM.
+ *
+ * @module
+ */
+
+import { type FlagDefs, formatHelp, parseFlags, type ParseResult } from "./lib/flags/flags.ts";
+import {
+  checkDataFlags,
+  checkTrainerFlags,
+  DOWNLOAD_FLAGS,
+  GENERATOR_FLAGS,
+  INSPECT_FLAGS,
+  TRAINER_FLAGS,
+} from "./lib/flags/specs.ts";
+import { UsageError } from "./lib/errors.ts";
+import { runTrainer } from "./lib/train/trainer.ts";
+import { runGenerator } from "./lib/pipeline/generator.ts";
+import { drawSeed, loadDatasetFromFlags } from "./lib/data/load_from_flags.ts";
+import { summarize } from "./lib/data/load_dataset.ts";
+import { downloadDataset, formatProgress } from "./lib/data/download.ts";
+import denoJson from "./deno.json" with { type: "json" };
+
+interface Command {
+  summary: string;
+  flags: FlagDefs;
+  run(parsed: ParseResult<FlagDefs>, signal: AbortSignal): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  trainer: {
+    summary: "Train a NeuMF recommender; spawns `ncf generator` for its training data.",
+    flags: TRAINER_FLAGS,
+    async run(parsed, signal) {
+      const flags = parsed.values as ParseResult<typeof TRAINER_FLAGS>["values"];
+      checkTrainerFlags(flags);
+      await runTrainer(flags, { signal, print: (line) => console.log(line) });
+      return 0;
+    },
+  },
+  generator: {
+    summary: "Make the training cycles of one trainer run (started by the trainer, or by an " +
+      "operator in standalone mode); settings come from the run's flagfile.",
+    flags: GENERATOR_FLAGS,
+    async run(parsed, signal) {
+      const flags = parsed.values as ParseResult<typeof GENERATOR_FLAGS>["values"];
+      const result = await runGenerator(flags, { signal });
+      if (result.outcome === "orphaned") {
+        console.error(`ncf generator: stopped: ${result.reason}`);
+        return 1;
+      }
+      return 0;
+    },
+  },
+  inspect: {
+    summary: "Load and preprocess a data set and print its counts as one JSON object.",
+    flags: INSPECT_FLAGS,
+    async run(parsed, signal) {
+      const flags = parsed.values as ParseResult<typeof INSPECT_FLAGS>["values"];
+      checkDataFlags(flags);
+      const { dataset, numInteractions } = await loadDatasetFromFlags(flags, {
+        seed: flags.seed ?? drawSeed(),
+        signal,
+        onWarning: (m) => console.error(`warning: ${m}`),
+        onProgress: _progressPrinter(flags.dataset),
+      });
+      console.log(JSON.stringify(summarize(dataset, numInteractions)));
+      return 0;
+    },
+  },
+  download: {
+    summary: "Download a MovieLens data set from GroupLens, verify its checksum and unzip it.",
+    flags: DOWNLOAD_FLAGS,
+    async run(parsed, signal) {
+      const flags = parsed.values as ParseResult<typeof DOWNLOAD_FLAGS>["values"];
+      await Deno.mkdir(flags.data_dir, { recursive: true });
+      const path = await downloadDataset(flags.dataset!, flags.data_dir, {
+        baseUrl: flags.download_url,
+        onProgress: _progressPrinter(flags.dataset!),
+        signal,
+      });
+      console.log(path);
+      return 0;
+    },
+  },
+};
+
+function _progressPrinter(label: string) {
+  if (!Deno.stderr.isTerminal()) return undefined;
+  const encoder = new TextEncoder();
+  let last = 0;
+  return (received: number, total: number | undefined) => {
+    const now = performance.now();
+    if (now - last < 100 && received !== total) return;
+    last = now;
+    const line = formatProgress(received, total, { label: `${label}.zip` });
+    Deno.stderr.writeSync(encoder.encode(`\r${line}${received === total ? "\n" : ""}`));
+  };
+}
+
+function _mainHelp(): string {
+  const lines = [
+    `ncf ${denoJson.version}: Neural Collaborative Filtering (NeuMF) from implicit feedback.`,
+    "",
+    "Usage: ncf <command> [flags]",
+    "",
+    "Commands:",
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`),
+    "",
+    "Exit codes: 0 success, 1 failure, 2 usage error, 130 SIGINT, 143 SIGTERM.",
+  ];
+  for (const [name, c] of Object.entries(COMMANDS)) {
+    lines.push("", "-".repeat(72), formatHelp(`ncf ${name}`, c.flags, { summary: c.summary }));
+  }
+  return lines.join("\n");
+}
+
+const _SIGNAL_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** Runs the CLI on `args` and returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(_mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version") {
+    console.log(`ncf ${denoJson.version}`);
+    return 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
+    console.error(`ncf: unknown command '${name}' (expected ${Object.keys(COMMANDS).join(", ")})`);
+    console.error("Run 'ncf --help' for usage.");
+    return 2;
+  }
+  const controller = new AbortController();
+  let caught: keyof typeof _SIGNAL_CODES | undefined;
+  const listeners = (Object.keys(_SIGNAL_CODES) as (keyof typeof _SIGNAL_CODES)[]).map((sig) => {
+    const listener = () => {
+      caught ??= sig;
+      controller.abort(new Error(`Cannot continue: interrupted by ${sig}`));
+    };
+    Deno.addSignalListener(sig, listener);
+    return [sig, listener] as const;
+  });
+  try {
+    const parsed = parseFlags(rest, command.flags, { readTextFile: Deno.readTextFileSync });
+    if (parsed.help) {
+      console.log(formatHelp(`ncf ${name}`, command.flags, { summary: command.summary }));
+      return 0;
+    }
+    const code = await command.run(parsed, controller.signal);
+    return caught === undefined ? code : _SIGNAL_CODES[caught];
+  } catch (e) {
+    if (caught !== undefined) {
+      console.error(`ncf ${name}: interrupted by ${caught}`);
+      return _SIGNAL_CODES[caught];
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    if (Deno.env.get("NCF_DEBUG") === "1" && e instanceof Error) console.error(e.stack);
+    console.error(`ncf ${name}: ${message}`);
+    if (e instanceof UsageError) {
+      console.error(`Run 'ncf ${name} --help' for usage.`);
+      return 2;
+    }
+    return 1;
+  } finally {
+    for (const [sig, listener] of listeners) Deno.removeSignalListener(sig, listener);
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

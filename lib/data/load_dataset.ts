@@ -1,0 +1,204 @@
+/**
+ * One entry point from a data set name to a preprocessed {@linkcode Dataset}
+ * (DESIGN.md section 7): synthetic, MovieLens files, any csv, NCF split.
+ * Downloading missing MovieLens files is not done here.
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import { readNcfFiles } from "./ncf_files.ts";
+import { preprocess } from "./preprocess.ts";
+import { readRatings } from "./read_ratings.ts";
+import { generateSynthetic } from "./synthetic.ts";
+import type { Dataset, DatasetSummary, RawInteractions } from "./types.ts";
+
+/** The data sets `--dataset` accepts. */
+export const DATASET_NAMES = [
+  "synthetic",
+  "ml-1m",
+  "ml-20m",
+  "ml-latest-small",
+  "ml-100k",
+  "csv",
+  "ncf",
+] as const;
+
+/** A data set name. */
+export type DatasetName = typeof DATASET_NAMES[number];
+
+/** The ratings file of each MovieLens data set (as in the official zip). */
+export const MOVIELENS_FILES: Readonly<Record<string, string>> = {
+  "ml-1m": "ratings.dat",
+  "ml-20m": "ratings.csv",
+  "ml-latest-small": "ratings.csv",
+  "ml-100k": "u.data",
+};
+
+/**
+ * The paths where the ratings file of MovieLens data set `name` is looked
+ * for, in order: `<dataDir>/<name>/<file>` (the zip's layout), then
+ * `<dataDir>/<file>`. Empty for data sets without such a file (synthetic,
+ * csv, ncf).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetFilePath } from "./load_dataset.ts";
+ * const paths = datasetFilePath("ml-1m", "/data/");
+ * assert.ok(paths.join() === "/data/ml-1m/ratings.dat,/data/ratings.dat");
+ * assert.ok(datasetFilePath("synthetic", "/data").length === 0);
+ * ```
+ */
+export function datasetFilePath(name: string, dataDir: string): string[] {
+  const file = Object.hasOwn(MOVIELENS_FILES, name) ? MOVIELENS_FILES[name] : undefined;
+  if (file === undefined) return [];
+  const dir = dataDir.replace(/\/+$/, "");
+  const prefix = dataDir === "" ? "" : dir === "" ? "/" : `${dir}/`;
+  return [`${prefix}${name}/${file}`, `${prefix}${file}`];
+}
+
+/** Options of {@linkcode loadDataset}. */
+export interface LoadDatasetOptions {
+  /** Which data set. */
+  dataset: DatasetName;
+  /** Folder of the MovieLens files (required for them). */
+  dataDir?: string;
+  /** The file for `csv`; the split's prefix for `ncf`. */
+  ratingsFile?: string;
+  /** See {@linkcode preprocess}; default 20 (not used by `ncf`). */
+  minRatings?: number;
+  /** See {@linkcode preprocess}; default 999 (not used by `ncf`, whose file lists them). */
+  numEvalNegatives?: number;
+  /** Seed of the run (synthetic data, evaluation negatives). */
+  seed: number;
+  /** Synthetic users; default 2000. */
+  syntheticUsers?: number;
+  /** Synthetic items; default 1000. */
+  syntheticItems?: number;
+  /** Synthetic mean interactions per user; default 60. */
+  syntheticRatingsPerUser?: number;
+  /** Receives warnings (users dropped for having no possible negative). */
+  onWarning?: (message: string) => void;
+  /** Aborts file reading. */
+  signal?: AbortSignal;
+}
+
+/** A loaded data set and its interaction count. */
+export interface LoadedDataset {
+  dataset: Dataset;
+  /**
+   * Interactions kept: rows after dedupe and the min_ratings filter (minus
+   * users without a possible negative), i.e. training positives plus one
+   * held-out item per user.
+   */
+  numInteractions: number;
+}
+
+/**
+ * Loads and preprocesses a data set. MovieLens files are looked up with
+ * {@linkcode datasetFilePath}; when none exists, `Deno.errors.NotFound`
+ * names every path tried. `csv` and `ncf` need `ratingsFile` (else
+ * `UsageError` naming `--ratings_file`), MovieLens sets need `dataDir` (else
+ * `UsageError` naming `--data_dir`); an unknown name is a `UsageError` naming
+ * `--dataset`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadDataset } from "./load_dataset.ts";
+ * const { dataset, numInteractions } = await loadDataset({
+ *   dataset: "synthetic", seed: 1, syntheticUsers: 30, syntheticItems: 200, numEvalNegatives: 99,
+ * });
+ * assert.ok(dataset.numUsers === 30);
+ * assert.ok(numInteractions === dataset.trainItems.length + dataset.numUsers);
+ * ```
+ */
+export async function loadDataset(options: LoadDatasetOptions): Promise<LoadedDataset> {
+  const name: string = options.dataset;
+  let dataset: Dataset;
+  if (name === "ncf") {
+    dataset = await readNcfFiles(_ratingsFile(options), { signal: options.signal });
+  } else {
+    let raw: RawInteractions;
+    if (name === "synthetic") {
+      raw = generateSynthetic({
+        seed: options.seed,
+        numUsers: options.syntheticUsers,
+        numItems: options.syntheticItems,
+        meanRatingsPerUser: options.syntheticRatingsPerUser,
+      });
+    } else if (name === "csv") {
+      raw = await readRatings(_ratingsFile(options), { signal: options.signal });
+    } else if (Object.hasOwn(MOVIELENS_FILES, name)) {
+      raw = await readRatings(await _findMovieLensFile(name, options.dataDir), {
+        signal: options.signal,
+      });
+    } else {
+      throw new UsageError(
+        `Cannot use --dataset ${name}: unknown data set (expected one of ${
+          DATASET_NAMES.join(", ")
+        })`,
+      );
+    }
+    dataset = preprocess(raw, {
+      minRatings: options.minRatings,
+      numEvalNegatives: options.numEvalNegatives,
+      seed: options.seed,
+      onWarning: options.onWarning,
+    });
+  }
+  return { dataset, numInteractions: dataset.trainItems.length + dataset.numUsers };
+}
+
+/**
+ * The counts `ncf inspect` prints.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadDataset, summarize } from "./load_dataset.ts";
+ * const { dataset, numInteractions } = await loadDataset({
+ *   dataset: "synthetic", seed: 1, syntheticUsers: 30, syntheticItems: 200, numEvalNegatives: 9,
+ * });
+ * const summary = summarize(dataset, numInteractions);
+ * assert.ok(summary.num_eval_users === 30 && summary.num_items === dataset.numItems);
+ * ```
+ */
+export function summarize(dataset: Dataset, numInteractions: number): DatasetSummary {
+  return {
+    num_users: dataset.numUsers,
+    num_items: dataset.numItems,
+    num_interactions: numInteractions,
+    num_train_positives: dataset.trainItems.length,
+    num_eval_users: dataset.evalItems.length,
+    num_eval_capped_users: dataset.numEvalCappedUsers,
+  };
+}
+
+function _ratingsFile(options: LoadDatasetOptions): string {
+  if (options.ratingsFile === undefined || options.ratingsFile === "") {
+    const what = options.dataset === "ncf" ? "the split's file prefix" : "the ratings file";
+    throw new UsageError(
+      `Cannot load the ${options.dataset} data set: --ratings_file (${what}) is not set`,
+    );
+  }
+  return options.ratingsFile;
+}
+
+async function _findMovieLensFile(name: string, dataDir: string | undefined): Promise<string> {
+  if (dataDir === undefined || dataDir === "") {
+    throw new UsageError(`Cannot load the ${name} data set: --data_dir is not set`);
+  }
+  const paths = datasetFilePath(name, dataDir);
+  for (const path of paths) {
+    try {
+      if ((await Deno.stat(path)).isFile) return path;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  throw new Deno.errors.NotFound(
+    `Cannot read the ${name} ratings: neither ${paths.join(" nor ")} exists`,
+  );
+}

@@ -1,0 +1,91 @@
+/**
+ * Loads the data set the data flags name, downloading a missing MovieLens
+ * set first when `--download_if_missing` allows it.
+ *
+ * @module
+ */
+
+import type { DataFlags } from "../flags/specs.ts";
+import { datasetFilePath, loadDataset, type LoadedDataset } from "./load_dataset.ts";
+import { downloadDataset, MOVIELENS_RATINGS_FILES, type MovieLensName } from "./download.ts";
+
+/** Options of {@linkcode loadDatasetFromFlags}. */
+export interface LoadFromFlagsOptions {
+  /** The run's seed (flags.seed, or the one drawn for this run). */
+  seed: number;
+  /** Warnings (dropped users). */
+  onWarning?: (message: string) => void;
+  /** Download progress: bytes received and total. */
+  onProgress?: (received: number, total: number | undefined) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Loads `flags.dataset`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadDatasetFromFlags } from "./load_from_flags.ts";
+ * import { parseFlags } from "../flags/flags.ts";
+ * import { DATA_FLAGS } from "../flags/specs.ts";
+ * const flags = parseFlags(["--synthetic_users=40", "--synthetic_items=300", "--num_eval_negatives=50"], DATA_FLAGS).values;
+ * const { dataset } = await loadDatasetFromFlags(flags, { seed: 3 });
+ * assert.ok(dataset.numUsers === 40);
+ * ```
+ */
+export async function loadDatasetFromFlags(
+  flags: DataFlags,
+  options: LoadFromFlagsOptions,
+): Promise<LoadedDataset> {
+  const name = flags.dataset;
+  if (flags.download_if_missing && Object.hasOwn(MOVIELENS_RATINGS_FILES, name)) {
+    const candidates = datasetFilePath(name, flags.data_dir);
+    if (!(await Promise.all(candidates.map(_exists))).some((x) => x)) {
+      await Deno.mkdir(flags.data_dir, { recursive: true });
+      await downloadDataset(name as MovieLensName, flags.data_dir, {
+        baseUrl: flags.download_url,
+        onProgress: options.onProgress,
+        signal: options.signal,
+      });
+    }
+  }
+  return await loadDataset({
+    dataset: name,
+    dataDir: flags.data_dir,
+    ratingsFile: flags.ratings_file,
+    minRatings: flags.min_ratings,
+    numEvalNegatives: flags.num_eval_negatives,
+    seed: options.seed,
+    syntheticUsers: flags.synthetic_users,
+    syntheticItems: flags.synthetic_items,
+    syntheticRatingsPerUser: flags.synthetic_ratings_per_user,
+    onWarning: options.onWarning,
+    signal: options.signal,
+  });
+}
+
+async function _exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A seed for a run that did not set `--seed`: 32 random bits from
+ * `crypto.getRandomValues`, to be recorded so the run can be repeated.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { drawSeed } from "./load_from_flags.ts";
+ * const seed = drawSeed();
+ * assert.ok(Number.isInteger(seed) && seed >= 0);
+ * ```
+ */
+export function drawSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0];
+}

@@ -1,0 +1,60 @@
+/**
+ * The data shapes shared by the readers, the preprocessing and the pipeline.
+ *
+ * @module
+ */
+
+/**
+ * Raw interactions as read from a ratings file, in file order. Ids are the
+ * file's own integers (any integer up to 2^53, hence `Float64Array`).
+ */
+export interface RawInteractions {
+  /** Raw user id of each row. */
+  users: Float64Array;
+  /** Raw item id of each row. */
+  items: Float64Array;
+  /** Timestamp of each row (seconds; any finite number). */
+  timestamps: Float64Array;
+  /** Number of rows (the arrays may be longer). */
+  length: number;
+}
+
+/**
+ * A preprocessed data set: dense 0-based ids, each user's training positives
+ * as sorted CSR rows, one held-out item per user and that user's evaluation
+ * negatives.
+ */
+export interface Dataset {
+  /** Number of users (dense ids 0..numUsers-1). */
+  numUsers: number;
+  /** Number of items (dense ids 0..numItems-1), held-out ones included. */
+  numItems: number;
+  /** Raw id of each dense user id. */
+  userIds: Float64Array;
+  /** Raw id of each dense item id. */
+  itemIds: Float64Array;
+  /** CSR offsets into `trainItems`, length numUsers + 1. */
+  trainOffsets: Int32Array;
+  /** Each user's training items, ascending within a user. */
+  trainItems: Int32Array;
+  /** The held-out item of each user. */
+  evalItems: Int32Array;
+  /** CSR offsets into `evalNegatives`, length numUsers + 1. */
+  evalNegOffsets: Int32Array;
+  /** Each user's evaluation negatives (distinct, never an item of the user). */
+  evalNegatives: Int32Array;
+  /** Users who got fewer than the requested number of evaluation negatives. */
+  numEvalCappedUsers: number;
+}
+
+/**
+ * The counts `ncf inspect` prints.
+ */
+export interface DatasetSummary {
+  num_users: number;
+  num_items: number;
+  num_interactions: number;
+  num_train_positives: number;
+  num_eval_users: number;
+  num_eval_capped_users: number;
+}

@@ -1,0 +1,245 @@
+/**
+ * The flag sets of every subcommand, and of the generator's flagfile, with
+ * the cross-flag checks that a single flag's range cannot express.
+ *
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import { boolFlag, enumFlag, floatFlag, intFlag, intListFlag, stringFlag } from "./flags.ts";
+import type { FlagValues } from "./flags.ts";
+
+/** Data sets the tool reads. */
+export const DATASETS = [
+  "synthetic",
+  "ml-1m",
+  "ml-20m",
+  "ml-latest-small",
+  "ml-100k",
+  "csv",
+  "ncf",
+] as const;
+
+/** Data sets `ncf download` fetches from GroupLens. */
+export const DOWNLOADABLE_DATASETS = ["ml-1m", "ml-20m", "ml-100k", "ml-latest-small"] as const;
+
+/** Where GroupLens publishes the MovieLens zips and their checksums. */
+export const GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/";
+
+const _dataDir = stringFlag("Folder of raw data and downloads.", { default: "data" });
+const _downloadUrl = stringFlag("Base URL of the MovieLens zips and their .md5 files.", {
+  default: GROUPLENS_URL,
+});
+
+/** Flags that choose and preprocess a data set (trainer and inspect). */
+export const DATA_FLAGS = {
+  dataset: enumFlag("Data set to use.", DATASETS, { default: "synthetic" }),
+  data_dir: _dataDir,
+  ratings_file: stringFlag(
+    "Ratings file for --dataset csv; path prefix of the split files for --dataset ncf.",
+    {},
+  ),
+  min_ratings: intFlag("Drop users with fewer interactions than this.", { default: 20, min: 2 }),
+  num_eval_negatives: intFlag("Negatives ranked against each held-out item.", {
+    default: 999,
+    min: 1,
+  }),
+  seed: intFlag("Seed of every random choice (drawn at random and recorded when absent).", {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+  }),
+  synthetic_users: intFlag("Users of --dataset synthetic.", { default: 2000, min: 2 }),
+  synthetic_items: intFlag("Items of --dataset synthetic.", { default: 2000, min: 3 }),
+  synthetic_ratings_per_user: intFlag("Mean interactions per user of --dataset synthetic.", {
+    default: 60,
+    min: 20,
+  }),
+  download_if_missing: boolFlag("Download a MovieLens data set that is not in --data_dir.", {
+    default: false,
+  }),
+  download_url: _downloadUrl,
+};
+
+/** Flags of `ncf inspect`. */
+export const INSPECT_FLAGS = { ...DATA_FLAGS };
+
+/** Flags of `ncf download`. */
+export const DOWNLOAD_FLAGS = {
+  dataset: enumFlag("MovieLens data set to fetch.", DOWNLOADABLE_DATASETS, { required: true }),
+  data_dir: _dataDir,
+  download_url: _downloadUrl,
+};
+
+const _timeouts = {
+  flagfile_timeout: floatFlag("Seconds the generator waits for its flagfile.", {
+    default: 300,
+    min: 0,
+  }),
+  startup_timeout: floatFlag("Seconds the trainer waits for the generator's first heartbeat.", {
+    default: 60,
+    min: 0,
+  }),
+  cycle_timeout: floatFlag("Seconds the trainer waits for each cycle's ready.json.", {
+    default: 600,
+    min: 0,
+  }),
+  heartbeat_timeout: floatFlag(
+    "Seconds a heartbeat may stay unchanged before its side counts as dead.",
+    {
+      default: 30,
+      min: 1,
+    },
+  ),
+  kill_grace: floatFlag("Seconds between SIGTERM and SIGKILL when stopping the generator.", {
+    default: 5,
+    min: 0,
+  }),
+};
+
+/** Flags of `ncf trainer`. */
+export const TRAINER_FLAGS = {
+  ...DATA_FLAGS,
+  cache_dir: stringFlag("Folder of run caches.", { defaultText: "--data_dir" }),
+  train_epochs: intFlag("Epochs to train.", { default: 20, min: 1 }),
+  epochs_between_evals: intFlag("Epochs per cycle; evaluation follows each cycle.", {
+    default: 1,
+    min: 1,
+  }),
+  batch_size: intFlag("Training examples per batch.", { default: 256, min: 1 }),
+  learning_rate: floatFlag("Adam learning rate.", { default: 0.001, min: 0 }),
+  num_factors: intFlag("Embedding size of the GMF branch.", { default: 8, min: 1 }),
+  layers: intListFlag("Sizes of the MLP layers; the first is the concatenated embeddings.", {
+    default: [64, 32, 16, 8],
+    min: 1,
+  }),
+  num_neg: intFlag("Negatives sampled per training positive.", { default: 4, min: 0 }),
+  hr_threshold: floatFlag("Stop early once HR@10 reaches this.", { min: 0, max: 1 }),
+  use_subprocess: boolFlag(
+    "Spawn the generator; with --nouse_subprocess, print its command for an operator.",
+    { default: true },
+  ),
+  keep_cache: boolFlag("Keep the run's cache folder at the end.", { default: false }),
+  num_workers: intFlag("Generator workers.", {
+    min: 1,
+    defaultText: "75% of the cores, at least 1",
+  }),
+  cycles_to_buffer: intFlag("Most unconsumed cycles the generator keeps ahead.", {
+    default: 3,
+    min: 1,
+  }),
+  spillover: boolFlag("Carry a cycle's last partial batch into the next cycle.", {
+    default: true,
+  }),
+  ..._timeouts,
+};
+
+/** Flags of `ncf generator` (everything else comes from its flagfile). */
+export const GENERATOR_FLAGS = {
+  data_dir: stringFlag("Folder of raw data.", { required: true as const }),
+  cache_dir: stringFlag("Folder of run caches.", { defaultText: "--data_dir" }),
+  cache_id: stringFlag("The run whose flagfile to read.", { required: true as const }),
+  flagfile_timeout: _timeouts.flagfile_timeout,
+  parent_pid: intFlag("The trainer's pid, watched when spawned.", { min: 1 }),
+};
+
+/** Keys of the flagfile the trainer writes for the generator. */
+export const GENERATOR_SETTINGS = {
+  cache_id: stringFlag("The run's id.", { required: true as const }),
+  num_users: intFlag("Users.", { required: true as const, min: 1 }),
+  num_items: intFlag("Items.", { required: true as const, min: 2 }),
+  num_train_positives: intFlag("Training positives.", { required: true as const, min: 1 }),
+  num_neg: intFlag("Negatives per positive.", { required: true as const, min: 0 }),
+  epochs_per_cycle: intFlag("Epochs per cycle.", { required: true as const, min: 1 }),
+  num_cycles: intFlag("Cycles to make.", { required: true as const, min: 1 }),
+  start_cycle: intFlag("First cycle to make.", { default: 0, min: 0 }),
+  train_batch_size: intFlag("Examples per batch.", { required: true as const, min: 1 }),
+  spillover: boolFlag("Carry partial batches across cycles.", { default: true }),
+  cycles_to_buffer: intFlag("Most unconsumed cycles.", { default: 3, min: 1 }),
+  seed: intFlag("Seed.", { required: true as const, min: 0, max: Number.MAX_SAFE_INTEGER }),
+  num_workers: intFlag("Workers.", { default: 1, min: 1 }),
+  heartbeat_timeout: _timeouts.heartbeat_timeout,
+  use_subprocess: boolFlag("Whether the trainer spawned the generator.", { default: true }),
+};
+
+/** Parsed trainer flags. */
+export type TrainerFlags = FlagValues<typeof TRAINER_FLAGS>;
+/** Parsed generator command-line flags. */
+export type GeneratorFlags = FlagValues<typeof GENERATOR_FLAGS>;
+/** Parsed generator flagfile. */
+export type GeneratorSettings = FlagValues<typeof GENERATOR_SETTINGS>;
+/** Parsed data flags. */
+export type DataFlags = FlagValues<typeof DATA_FLAGS>;
+
+/**
+ * Checks what single flag ranges cannot: `--ratings_file` for csv and ncf,
+ * and an even first MLP layer. Throws {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import { checkDataFlags, DATA_FLAGS } from "./specs.ts";
+ * import { parseFlags } from "./flags.ts";
+ * const { values } = parseFlags(["--dataset=ml-100k"], DATA_FLAGS);
+ * checkDataFlags(values); // no throw
+ * ```
+ */
+export function checkDataFlags(values: DataFlags): void {
+  if ((values.dataset === "csv" || values.dataset === "ncf") && values.ratings_file === undefined) {
+    throw new UsageError(`Cannot use --dataset ${values.dataset}: it needs --ratings_file`);
+  }
+  if (
+    values.dataset !== "csv" && values.dataset !== "ncf" && values.ratings_file !== undefined
+  ) {
+    throw new UsageError(
+      `Cannot use --ratings_file with --dataset ${values.dataset}: it is for csv and ncf`,
+    );
+  }
+  if (values.num_eval_negatives >= values.synthetic_items - 1 && values.dataset === "synthetic") {
+    throw new UsageError(
+      `Cannot use --num_eval_negatives ${values.num_eval_negatives}: --synthetic_items is ${values.synthetic_items}, so at most ${
+        values.synthetic_items - 2
+      }`,
+    );
+  }
+}
+
+/**
+ * {@linkcode checkDataFlags} plus the trainer's own cross-flag checks.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkTrainerFlags, TRAINER_FLAGS } from "./specs.ts";
+ * import { parseFlags } from "./flags.ts";
+ * let message = "";
+ * try {
+ *   checkTrainerFlags(parseFlags(["--layers=63,32"], TRAINER_FLAGS).values);
+ * } catch (e) {
+ *   message = (e as Error).message;
+ * }
+ * assert.ok(message.includes("--layers"));
+ * ```
+ */
+export function checkTrainerFlags(values: TrainerFlags): void {
+  checkDataFlags(values);
+  if (values.layers.length < 1 || values.layers[0] % 2 !== 0) {
+    throw new UsageError(
+      `Cannot use --layers ${
+        values.layers.join(",")
+      }: the first layer is the user and item embeddings concatenated, so it must be even`,
+    );
+  }
+}
+
+/**
+ * The default `--num_workers`: 75% of the cores, at least 1.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultNumWorkers } from "./specs.ts";
+ * assert.ok(defaultNumWorkers(2) === 1 && defaultNumWorkers(8) === 6);
+ * ```
+ */
+export function defaultNumWorkers(cores: number): number {
+  return Math.max(1, Math.floor(cores * 0.75));
+}

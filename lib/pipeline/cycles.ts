@@ -1,0 +1,230 @@
+/**
+ * Cycles: `epochs_per_cycle` epochs cut into batches of exactly
+ * `train_batch_size`, written as shards plus `ready.json`.
+ *
+ * With spillover, the examples left over at the end of a cycle are carried to
+ * the front of the next one, and the last cycle ends with a short batch;
+ * without it, every cycle ends with its own short batch. No example is ever
+ * dropped. Every cycle is a pure function of (seed, cycle index) and the
+ * carry, and the carry into cycle k is the tail of the epochs before it, so a
+ * generator can start at any cycle.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { ExampleColumns } from "./epoch_kernels.ts";
+import { encodeShard } from "./shards.ts";
+import { type FileWriter, writeFileAtomic } from "./atomic_write.ts";
+
+/** Rows per shard, rounded down to whole batches. */
+export const SHARD_TARGET_ROWS = 1 << 20;
+
+/** The arithmetic of a run's cycles. */
+export interface CyclePlan {
+  /** Examples per epoch. */
+  epochSize: number;
+  epochsPerCycle: number;
+  numCycles: number;
+  batchSize: number;
+  spillover: boolean;
+}
+
+/** What `ready.json` holds. */
+export interface ReadyManifest {
+  cycle: number;
+  batch_size: number;
+  batch_count: number;
+  example_count: number;
+  shards: string[];
+  shard_rows: number[];
+}
+
+/**
+ * Examples carried into cycle `cycle` from the cycles before it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { carryInto } from "./cycles.ts";
+ * const plan = { epochSize: 10, epochsPerCycle: 1, numCycles: 3, batchSize: 4, spillover: true };
+ * assert.ok(carryInto(plan, 0) === 0 && carryInto(plan, 1) === 2 && carryInto(plan, 2) === 0);
+ * ```
+ */
+export function carryInto(plan: CyclePlan, cycle: number): number {
+  if (!plan.spillover) return 0;
+  const perCycle = plan.epochSize * plan.epochsPerCycle;
+  // (cycle * perCycle) mod batchSize without overflowing 2^53.
+  return ((cycle % plan.batchSize) * (perCycle % plan.batchSize)) % plan.batchSize;
+}
+
+/**
+ * The examples and batches cycle `cycle` publishes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cycleCounts } from "./cycles.ts";
+ * const plan = { epochSize: 10, epochsPerCycle: 1, numCycles: 3, batchSize: 4, spillover: true };
+ * const counts = [0, 1, 2].map((c) => cycleCounts(plan, c));
+ * assert.ok(counts.map((c) => c.examples).join() === "8,12,10");
+ * assert.ok(counts.map((c) => c.batches).join() === "2,3,3");
+ * ```
+ */
+export function cycleCounts(plan: CyclePlan, cycle: number): { examples: number; batches: number } {
+  const available = carryInto(plan, cycle) + plan.epochSize * plan.epochsPerCycle;
+  const last = cycle === plan.numCycles - 1;
+  const examples = plan.spillover && !last ? available - (available % plan.batchSize) : available;
+  return { examples, batches: Math.ceil(examples / plan.batchSize) };
+}
+
+/** Gives the columns of a global epoch; the result may be reused afterwards. */
+export type EpochSource = (epoch: number) => Promise<ExampleColumns>;
+
+function _sliceColumns(c: ExampleColumns, start: number, end: number): ExampleColumns {
+  return {
+    users: c.users.slice(start, end),
+    items: c.items.slice(start, end),
+    labels: c.labels.slice(start, end),
+  };
+}
+
+function _emptyColumns(n: number): ExampleColumns {
+  return { users: new Int32Array(n), items: new Int32Array(n), labels: new Int8Array(n) };
+}
+
+/**
+ * Rebuilds the carry into `cycle` by regenerating the tail of the epochs
+ * before it (used when a generator starts at `start_cycle` > 0).
+ */
+export async function regenerateCarry(
+  plan: CyclePlan,
+  cycle: number,
+  source: EpochSource,
+): Promise<ExampleColumns> {
+  const needed = carryInto(plan, cycle);
+  const carry = _emptyColumns(needed);
+  let filled = 0; // from the end
+  let epoch = cycle * plan.epochsPerCycle - 1;
+  while (filled < needed) {
+    const columns = await source(epoch);
+    const take = Math.min(needed - filled, plan.epochSize);
+    const from = plan.epochSize - take;
+    const to = needed - filled - take;
+    carry.users.set(columns.users.subarray(from, plan.epochSize), to);
+    carry.items.set(columns.items.subarray(from, plan.epochSize), to);
+    carry.labels.set(columns.labels.subarray(from, plan.epochSize), to);
+    filled += take;
+    epoch--;
+  }
+  return carry;
+}
+
+/** Options of {@linkcode writeCycle}. */
+export interface WriteCycleOptions {
+  plan: CyclePlan;
+  /** Examples carried in from the cycle before (empty for cycle 0). */
+  carry: ExampleColumns;
+  /** Makes a global epoch. */
+  source: EpochSource;
+  /** The file-writing seam (a full disk in tests). */
+  writer?: FileWriter;
+  /** Called between shards, e.g. to check that the run is still alive. */
+  checkpoint?: () => void | Promise<void>;
+}
+
+/**
+ * Writes cycle `cycle` into the existing folder `dir`: shards published by
+ * rename, then `ready.json` last. Returns the carry into the next cycle.
+ */
+export async function writeCycle(
+  cycle: number,
+  dir: string,
+  options: WriteCycleOptions,
+): Promise<{ manifest: ReadyManifest; carry: ExampleColumns }> {
+  const { plan, carry, source } = options;
+  const bs = plan.batchSize;
+  const shardRows = Math.max(1, Math.floor(SHARD_TARGET_ROWS / bs)) * bs;
+  const buffer = _emptyColumns(shardRows);
+  const manifest: ReadyManifest = {
+    cycle,
+    batch_size: bs,
+    batch_count: 0,
+    example_count: 0,
+    shards: [],
+    shard_rows: [],
+  };
+  let fill = 0;
+  const flush = async (rows: number) => {
+    const name = `shard_${String(manifest.shards.length).padStart(5, "0")}.arrow`;
+    await writeFileAtomic(join(dir, name), encodeShard(buffer, 0, rows), {
+      writer: options.writer,
+    });
+    manifest.shards.push(name);
+    manifest.shard_rows.push(rows);
+    manifest.example_count += rows;
+    buffer.users.copyWithin(0, rows, fill);
+    buffer.items.copyWithin(0, rows, fill);
+    buffer.labels.copyWithin(0, rows, fill);
+    fill -= rows;
+    await options.checkpoint?.();
+  };
+  const push = async (columns: ExampleColumns, length: number) => {
+    let at = 0;
+    while (at < length) {
+      const take = Math.min(shardRows - fill, length - at);
+      buffer.users.set(columns.users.subarray(at, at + take), fill);
+      buffer.items.set(columns.items.subarray(at, at + take), fill);
+      buffer.labels.set(columns.labels.subarray(at, at + take), fill);
+      fill += take;
+      at += take;
+      if (fill === shardRows) await flush(shardRows);
+    }
+  };
+  await push(carry, carry.users.length);
+  for (let e = 0; e < plan.epochsPerCycle; e++) {
+    await push(await source(cycle * plan.epochsPerCycle + e), plan.epochSize);
+  }
+  const keepsCarry = plan.spillover && cycle < plan.numCycles - 1;
+  const rest = keepsCarry ? fill - (fill % bs) : fill;
+  if (rest > 0) await flush(rest);
+  const nextCarry = _sliceColumns(buffer, 0, fill);
+  manifest.batch_count = Math.ceil(manifest.example_count / bs);
+  await writeFileAtomic(join(dir, "ready.json"), JSON.stringify(manifest, null, 2) + "\n", {
+    writer: options.writer,
+  });
+  return { manifest, carry: nextCarry };
+}
+
+/**
+ * Parses and checks a `ready.json`; errors name `path`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseReadyManifest } from "./cycles.ts";
+ * const m = parseReadyManifest(
+ *   '{"cycle":0,"batch_size":2,"batch_count":1,"example_count":2,"shards":["a"],"shard_rows":[2]}',
+ *   "ready.json",
+ * );
+ * assert.ok(m.shards[0] === "a");
+ * ```
+ */
+export function parseReadyManifest(text: string, path: string): ReadyManifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError(`Cannot read ${path}: ${(e as Error).message}`);
+  }
+  const m = value as ReadyManifest;
+  const isCount = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0;
+  const ok = typeof m === "object" && m !== null && isCount(m.cycle) && isCount(m.batch_size) &&
+    isCount(m.batch_count) && isCount(m.example_count) && Array.isArray(m.shards) &&
+    Array.isArray(m.shard_rows) && m.shards.length === m.shard_rows.length &&
+    m.shards.every((s) => typeof s === "string" && /^[\w.-]+$/.test(s)) &&
+    m.shard_rows.every(isCount) &&
+    m.shard_rows.reduce((a, b) => a + b, 0) === m.example_count;
+  if (!ok) throw new SyntaxError(`Cannot read ${path}: not a valid ready.json`);
+  return m;
+}

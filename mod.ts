@@ -1,0 +1,74 @@
+/**
+ * ncf as a library: read and preprocess implicit-feedback data, make
+ * negative-sampled training epochs, and run the trainer–generator pipeline.
+ * The command-line tool is `cli.ts`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadDataset, summarize } from "./mod.ts";
+ * const { dataset, numInteractions } = await loadDataset({
+ *   dataset: "synthetic", seed: 1, syntheticUsers: 50, syntheticItems: 300, numEvalNegatives: 99,
+ * });
+ * assert.equal(summarize(dataset, numInteractions).num_users, 50);
+ * ```
+ *
+ * @module
+ */
+
+export { UsageError } from "./lib/errors.ts";
+export { hashSeed, Prng, shuffle } from "./lib/random/prng.ts";
+
+export {
+  boolFlag,
+  enumFlag,
+  type FlagDef,
+  type FlagDefs,
+  type FlagValues,
+  floatFlag,
+  formatFlagfile,
+  formatHelp,
+  intFlag,
+  intListFlag,
+  parseFlags,
+  stringFlag,
+} from "./lib/flags/flags.ts";
+export {
+  checkTrainerFlags,
+  DATA_FLAGS,
+  DOWNLOAD_FLAGS,
+  GENERATOR_FLAGS,
+  GENERATOR_SETTINGS,
+  type GeneratorSettings,
+  INSPECT_FLAGS,
+  TRAINER_FLAGS,
+  type TrainerFlags,
+} from "./lib/flags/specs.ts";
+
+export type { Dataset, DatasetSummary, RawInteractions } from "./lib/data/types.ts";
+export { parseRatingsBytes, readRatings } from "./lib/data/read_ratings.ts";
+export { readNcfFiles } from "./lib/data/ncf_files.ts";
+export { preprocess } from "./lib/data/preprocess.ts";
+export { sampleEvalNegatives } from "./lib/data/eval_negatives.ts";
+export { generateSynthetic } from "./lib/data/synthetic.ts";
+export { loadDataset, summarize } from "./lib/data/load_dataset.ts";
+export { downloadDataset } from "./lib/data/download.ts";
+
+export { type ExampleColumns, type Positives } from "./lib/pipeline/epoch_kernels.ts";
+export {
+  allocateEpochBuffers,
+  epochLayout,
+  inlineRunner,
+  makeEpoch,
+} from "./lib/pipeline/epoch.ts";
+export { startEpochWorkers } from "./lib/pipeline/epoch_workers.ts";
+export { decodeShard, encodeShard } from "./lib/pipeline/shards.ts";
+export {
+  type Batch,
+  type DataPipeline,
+  GeneratorDiedError,
+  startDataPipeline,
+  type TrainingCycle,
+} from "./lib/pipeline/data_pipeline.ts";
+export { runGenerator } from "./lib/pipeline/generator.ts";
+export { runTrainer, type TrainingLoop } from "./lib/train/trainer.ts";

@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { ncfFilePaths, readNcfFiles } from "../../lib/data/ncf_files.ts";
+
+const SHARED = new URL("../../../shared/datasets/", import.meta.url);
+const NCF_PREFIX = new URL("ncf-ml-1m/ml-1m", SHARED).pathname;
+const hasNcf = await _exists(`${NCF_PREFIX}.test.negative`);
+if (!hasNcf) console.log(`Skipping the real NCF split test: ${NCF_PREFIX}.* is absent`);
+
+async function _exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes a split under a temp folder and returns its prefix. */
+async function split(dir: string, train: string, test: string, negative: string): Promise<string> {
+  const prefix = `${dir}/s`;
+  const paths = ncfFilePaths(prefix);
+  await Deno.writeTextFile(paths.train, train);
+  await Deno.writeTextFile(paths.test, test);
+  await Deno.writeTextFile(paths.negative, negative);
+  return prefix;
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const TRAIN = "0\t3\t5\t1\n0\t1\t4\t2\n0\t3\t4\t3\n1\t1\t3\t3\n2\t0\t1\t1\n";
+const TEST = "0\t2\t5\t9\n1\t0\t1\t9\n2\t4\t2\t9\n";
+
+Deno.test("readNcfFiles() reads a split as given, with repeated candidates once and no held-out negative", () =>
+  withDir(async (dir) => {
+    const negative = [
+      "(0,2)\t4\t5\t4\t6", // 4 repeated: 3 negatives
+      "(1,0)\t2\t0\t3\t7", // held-out 0 listed: 3 negatives
+      "(2,4)\t1\t2\t3\t9", // the largest item id appears only here
+    ].join("\r\n");
+    const ds = await readNcfFiles(await split(dir, TRAIN, TEST, negative + "\r\n\n"));
+    assert.equal(ds.numUsers, 3);
+    assert.equal(ds.numItems, 10);
+    assert.deepEqual(Array.from(ds.userIds), [0, 1, 2]);
+    assert.deepEqual(Array.from(ds.itemIds), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(Array.from(ds.trainOffsets), [0, 2, 3, 4]);
+    assert.deepEqual(Array.from(ds.trainItems), [1, 3, 1, 0]); // user 0's item 3 once, ascending
+    assert.deepEqual(Array.from(ds.evalItems), [2, 0, 4]);
+    assert.deepEqual(Array.from(ds.evalNegOffsets), [0, 3, 6, 10]);
+    assert.deepEqual(Array.from(ds.evalNegatives), [4, 5, 6, 2, 3, 7, 1, 2, 3, 9]);
+    assert.equal(ds.numEvalCappedUsers, 2);
+  }));
+
+Deno.test("readNcfFiles() accepts negative lines in any user order", () =>
+  withDir(async (dir) => {
+    const negative = "(2,4)\t1\n(0,2)\t4\n(1,0)\t3\n";
+    const ds = await readNcfFiles(await split(dir, TRAIN, TEST, negative));
+    assert.deepEqual(Array.from(ds.evalNegatives), [4, 3, 1]);
+    assert.equal(ds.numEvalCappedUsers, 0);
+  }));
+
+Deno.test("readNcfFiles() names the file and line at fault", async (t) => {
+  const good = "(0,2)\t4\n(1,0)\t3\n(2,4)\t1\n";
+  const cases: [string, string, string, string, (dir: string) => string][] = [
+    [
+      "a second test row for a user",
+      TRAIN,
+      TEST + "1\t5\t1\t9\n",
+      good,
+      (d) =>
+        `Cannot parse ratings: ${d}/s.test.rating:4: user 1 has a second test row (the first is on line 2)`,
+    ],
+    [
+      "a user without a test row",
+      TRAIN + "3\t1\t1\t1\n",
+      TEST,
+      good,
+      (d) =>
+        `Cannot read NCF split: user 3 has no row in ${d}/s.test.rating (users must be 0..3, each with one test row)`,
+    ],
+    [
+      "a user without a negatives line",
+      TRAIN,
+      TEST,
+      "(0,2)\t4\n(2,4)\t1\n",
+      (d) => `Cannot read NCF split: user 1 has no line in ${d}/s.test.negative`,
+    ],
+    [
+      "a second negatives line for a user",
+      TRAIN,
+      TEST,
+      good + "(1,0)\t5\n",
+      (d) =>
+        `Cannot parse NCF negatives: ${d}/s.test.negative:4: user 1 has a second line (the first is line 2)`,
+    ],
+    [
+      "a (user,item) that is not the test row",
+      TRAIN,
+      TEST,
+      "(0,2)\t4\n(1,3)\t5\n(2,4)\t1\n",
+      (d) =>
+        `Cannot parse NCF negatives: ${d}/s.test.negative:2: (1,3) is not user 1's test row (item 0 at ${d}/s.test.rating:2)`,
+    ],
+    [
+      "a line without parentheses",
+      TRAIN,
+      TEST,
+      "(0,2)\t4\n1,0\t5\n",
+      (d) =>
+        `Cannot parse NCF negatives: ${d}/s.test.negative:2: expected "(user,item)" at the start, found "1,0\\t5"`,
+    ],
+    [
+      "an unclosed parenthesis",
+      TRAIN,
+      TEST,
+      "(0,2\t4\n",
+      (d) =>
+        `Cannot parse NCF negatives: ${d}/s.test.negative:1: expected ")" after the item id, found "\\t4"`,
+    ],
+    [
+      "a candidate that is not an id",
+      TRAIN,
+      TEST,
+      "(0,2)\t4\n(1,0)\t5\tx7\n",
+      (d) =>
+        `Cannot parse NCF negatives: ${d}/s.test.negative:2: candidate item id "x7" is not a dense id (an integer in [0, 2147483646])`,
+    ],
+    [
+      "a binary byte",
+      TRAIN,
+      TEST,
+      "(0,2)\t4\0\n",
+      (d) => `Cannot parse NCF negatives: ${d}/s.test.negative:1: binary byte 0x00 at column 8`,
+    ],
+    [
+      "a blank line before more data",
+      TRAIN,
+      TEST,
+      "(0,2)\t4\n\n(1,0)\t5\n",
+      (d) =>
+        `Cannot parse NCF negatives: ${d}/s.test.negative:2: blank line before more data (only trailing blank lines are allowed)`,
+    ],
+    [
+      "an empty negatives file",
+      TRAIN,
+      TEST,
+      "",
+      (d) => `Cannot parse NCF negatives: ${d}/s.test.negative: no data lines`,
+    ],
+    [
+      "a negative id in a rating file",
+      TRAIN + "-1\t2\t3\t4\n",
+      TEST,
+      good,
+      (d) =>
+        `Cannot parse ratings: ${d}/s.train.rating:6: user id -1 is not a dense id in [0, 2147483646]`,
+    ],
+  ];
+  for (const [name, train, test, negative, message] of cases) {
+    await t.step(name, () =>
+      withDir(async (dir) => {
+        const prefix = await split(dir, train, test, negative);
+        await assert.rejects(() => readNcfFiles(prefix), (e: unknown) => {
+          assert.ok(e instanceof SyntaxError, `${e}`);
+          assert.equal(e.message, message(dir));
+          return true;
+        });
+      }));
+  }
+});
+
+Deno.test("readNcfFiles() throws NotFound naming a missing file", () =>
+  withDir(async (dir) => {
+    const prefix = await split(dir, TRAIN, TEST, "(0,2)\t4\n");
+    await Deno.remove(`${prefix}.test.negative`);
+    await assert.rejects(() => readNcfFiles(prefix), (e: unknown) => {
+      assert.ok(e instanceof Deno.errors.NotFound);
+      assert.equal(e.message, `Cannot read NCF negatives: ${prefix}.test.negative does not exist`);
+      return true;
+    });
+  }));
+
+Deno.test({
+  name: "readNcfFiles() reads the real NCF ml-1m split",
+  ignore: !hasNcf,
+  fn: async () => {
+    const ds = await readNcfFiles(NCF_PREFIX);
+    assert.equal(ds.numUsers, 6040);
+    assert.equal(ds.numItems, 3706);
+    assert.equal(ds.trainItems.length, 994_161);
+    // 99 candidates a line; 156 lines list the held-out item itself.
+    assert.equal(ds.numEvalCappedUsers, 156);
+    assert.equal(ds.evalNegatives.length, 6040 * 99 - 156);
+    for (let u = 0; u < ds.numUsers; u++) {
+      const negatives = ds.evalNegatives.subarray(ds.evalNegOffsets[u], ds.evalNegOffsets[u + 1]);
+      assert.ok(!negatives.includes(ds.evalItems[u]));
+      assert.equal(new Set(negatives).size, negatives.length);
+    }
+  },
+});

@@ -1,0 +1,189 @@
+import assert from "node:assert/strict";
+import { UsageError } from "../../lib/errors.ts";
+import { preprocess } from "../../lib/data/preprocess.ts";
+import type { Dataset, RawInteractions } from "../../lib/data/types.ts";
+
+/** Raw interactions from [user, item, timestamp] rows. */
+function raw(rows: number[][]): RawInteractions {
+  return {
+    users: Float64Array.from(rows, (r) => r[0]),
+    items: Float64Array.from(rows, (r) => r[1]),
+    timestamps: Float64Array.from(rows, (r) => r[2]),
+    length: rows.length,
+  };
+}
+
+/** Each user's [raw user, raw held-out item, raw training items]. */
+function byUser(ds: Dataset): [number, number, number[]][] {
+  const out: [number, number, number[]][] = [];
+  for (let u = 0; u < ds.numUsers; u++) {
+    const train = Array.from(ds.trainItems.subarray(ds.trainOffsets[u], ds.trainOffsets[u + 1]));
+    out.push([ds.userIds[u], ds.itemIds[ds.evalItems[u]], train.map((i) => ds.itemIds[i])]);
+  }
+  return out;
+}
+
+const opts = { minRatings: 2, numEvalNegatives: 0, seed: 1 };
+
+Deno.test("preprocess() holds out each user's latest interaction", () => {
+  const ds = preprocess(raw([[1, 10, 5], [1, 20, 9], [1, 30, 1], [2, 10, 3], [2, 40, 2]]), opts);
+  assert.deepEqual(byUser(ds), [[1, 20, [10, 30]], [2, 10, [40]]]);
+});
+
+Deno.test("preprocess() holds out the later row among equal timestamps", () => {
+  const ds = preprocess(raw([[1, 30, 7], [1, 10, 7], [1, 20, 1], [2, 5, 4], [2, 6, 4]]), opts);
+  assert.deepEqual(byUser(ds), [[1, 10, [20, 30]], [2, 6, [5]]]);
+});
+
+Deno.test("preprocess() keeps the latest of duplicate (user, item) rows", async (t) => {
+  const other = [[2, 40, 1], [2, 50, 2]]; // so that user 1 does not have every item
+  await t.step("the largest timestamp wins, even from an earlier row", () => {
+    // Keeping item 10's last row (t=1) would hold out item 30 instead.
+    const ds = preprocess(raw([[1, 10, 5], [1, 20, 3], [1, 10, 1], [1, 30, 4], ...other]), opts);
+    assert.deepEqual(byUser(ds)[0], [1, 10, [20, 30]]);
+    assert.equal(ds.trainOffsets[1], 2);
+  });
+  await t.step("among equal timestamps the later row wins", () => {
+    // Keeping item 10's first row (row 0) would hold out item 20 (row 1).
+    const ds = preprocess(raw([[1, 10, 5], [1, 20, 5], [1, 10, 5], ...other]), opts);
+    assert.deepEqual(byUser(ds)[0], [1, 10, [20]]);
+  });
+});
+
+Deno.test("preprocess() drops users with fewer than minRatings distinct items", () => {
+  const rows = [
+    [1, 1, 1],
+    [1, 2, 2],
+    [1, 3, 3], // 3 distinct: kept
+    [2, 1, 1],
+    [2, 2, 2],
+    [2, 2, 3],
+    [2, 1, 4], // 4 rows, 2 distinct: dropped
+    [3, 4, 1],
+    [3, 5, 2],
+    [3, 6, 3],
+    [3, 7, 4],
+  ];
+  const ds = preprocess(raw(rows), { ...opts, minRatings: 3 });
+  assert.deepEqual(Array.from(ds.userIds), [1, 3]);
+  assert.equal(ds.numItems, 7);
+  assert.equal(ds.trainItems.length + ds.numUsers, 7);
+  assert.throws(() => preprocess(raw(rows), { ...opts, minRatings: 1 }), RangeError);
+  assert.throws(() => preprocess(raw(rows), { ...opts, minRatings: 9 }), {
+    name: "RangeError",
+    message: /no user is left/,
+  });
+});
+
+Deno.test("preprocess() remaps raw ids to dense ids in ascending raw order", async (t) => {
+  const big = Number.MAX_SAFE_INTEGER;
+  // Users 0..2 rate items 0..2 (the last one latest); user 3 rates items 0 and 3.
+  const cases: [string, number[], number[]][] = [
+    ["small ids (lookup table)", [50, 3, 7, 8], [900, 100, 5, 6]],
+    ["negative ids", [-4, 0, -9, -1], [-1, -100, 3, 0]],
+    ["ids up to 2^53 (sorted search)", [big, -big, 12, 0], [1e15, 2, -big, big]],
+  ];
+  for (const [name, users, items] of cases) {
+    await t.step(name, () => {
+      const rows: number[][] = [];
+      for (let k = 0; k < 3; k++) {
+        rows.push([users[k], items[0], 1 + k], [users[k], items[1], 10 + k], [
+          users[k],
+          items[2],
+          20 + k,
+        ]);
+      }
+      rows.push([users[3], items[0], 1], [users[3], items[3], 2]);
+      const ds = preprocess(raw(rows), opts);
+      const ascending = (a: number, b: number) => a - b;
+      assert.deepEqual(Array.from(ds.userIds), [...users].sort(ascending));
+      assert.deepEqual(Array.from(ds.itemIds), [...items].sort(ascending));
+      const train = [items[0], items[1]].sort(ascending);
+      for (const [user, held, trainItems] of byUser(ds)) {
+        if (user === users[3]) {
+          assert.deepEqual([held, trainItems], [items[3], [items[0]]]);
+        } else {
+          assert.deepEqual([held, trainItems], [items[2], train]);
+        }
+      }
+    });
+  }
+});
+
+Deno.test("preprocess() counts an item seen only as a held-out item", () => {
+  const ds = preprocess(raw([[1, 1, 1], [1, 2, 2], [2, 1, 1], [2, 3, 2]]), opts);
+  assert.equal(ds.numItems, 3);
+  assert.deepEqual(Array.from(ds.trainItems), [0, 0]);
+});
+
+Deno.test("preprocess() drops, with a warning, a user who interacted with every item", async (t) => {
+  await t.step("once", () => {
+    const warnings: string[] = [];
+    const rows = [[7, 1, 1], [7, 2, 2], [7, 3, 3], [8, 1, 1], [8, 2, 2], [9, 2, 1], [9, 3, 2]];
+    const ds = preprocess(raw(rows), { ...opts, onWarning: (m) => warnings.push(m) });
+    assert.deepEqual(Array.from(ds.userIds), [8, 9]);
+    assert.equal(ds.numItems, 3);
+    assert.deepEqual(warnings, [
+      "Dropping user 7: it interacted with all 3 items, so it has no possible negative",
+    ]);
+  });
+  await t.step("until stable, remapping the items", () => {
+    const warnings: string[] = [];
+    const rows = [
+      [1, 10, 1],
+      [1, 20, 2],
+      [1, 30, 3],
+      [1, 40, 4], // all 4 items
+      [2, 10, 1],
+      [2, 20, 2],
+      [2, 30, 3], // all 3 items left once user 1 is gone
+      [3, 10, 1],
+      [3, 20, 2],
+      [4, 20, 1],
+      [4, 30, 2],
+    ];
+    const ds = preprocess(raw(rows), { ...opts, onWarning: (m) => warnings.push(m) });
+    assert.deepEqual(Array.from(ds.userIds), [3, 4]);
+    assert.deepEqual(Array.from(ds.itemIds), [10, 20, 30]);
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[1], /^Dropping user 2: it interacted with all 3 items/);
+  });
+});
+
+Deno.test("preprocess() refuses more evaluation negatives than any user could get", () => {
+  const rows = [[1, 1, 1], [1, 2, 2], [2, 3, 1], [2, 4, 2], [2, 5, 3]];
+  assert.equal(preprocess(raw(rows), { ...opts, numEvalNegatives: 3 }).numItems, 5);
+  assert.throws(() => preprocess(raw(rows), { ...opts, numEvalNegatives: 4 }), (e: unknown) => {
+    assert.ok(e instanceof UsageError);
+    assert.equal(
+      e.message,
+      "Cannot use --num_eval_negatives 4: the data set has only 5 items, so at most 3 negatives per user",
+    );
+    return true;
+  });
+  assert.throws(() => preprocess(raw(rows), { ...opts, numEvalNegatives: -1 }), RangeError);
+});
+
+Deno.test("preprocess() produces consistent CSR arrays and evaluation negatives", () => {
+  // 300 users over 500 items, random rows with duplicates.
+  let x = 99;
+  const next = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  const rows: number[][] = [];
+  for (let r = 0; r < 20_000; r++) rows.push([next(300) * 3 + 1, next(500) + 1000, next(1000)]);
+  const ds = preprocess(raw(rows), { minRatings: 20, numEvalNegatives: 50, seed: 3 });
+  assert.equal(ds.trainOffsets.length, ds.numUsers + 1);
+  assert.equal(ds.trainOffsets[ds.numUsers], ds.trainItems.length);
+  assert.equal(ds.evalNegOffsets[ds.numUsers], ds.evalNegatives.length);
+  for (let u = 0; u < ds.numUsers; u++) {
+    const train = ds.trainItems.subarray(ds.trainOffsets[u], ds.trainOffsets[u + 1]);
+    assert.ok(train.length >= 19);
+    for (let k = 1; k < train.length; k++) assert.ok(train[k - 1] < train[k]);
+    assert.ok(!train.includes(ds.evalItems[u]));
+    const negatives = ds.evalNegatives.subarray(ds.evalNegOffsets[u], ds.evalNegOffsets[u + 1]);
+    assert.equal(negatives.length, 50);
+    assert.equal(new Set(negatives).size, 50);
+    for (const n of negatives) {
+      assert.ok(!train.includes(n) && n !== ds.evalItems[u] && n < ds.numItems);
+    }
+  }
+});
