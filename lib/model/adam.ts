@@ -1,0 +1,359 @@
+/**
+ * Adam optimizers over a {@linkcode Parameters} set, in the TensorFlow/Keras
+ * formulation (as the TF NCF reference's `tf.train.AdamOptimizer` and
+ * `LazyAdamOptimizer`):
+ *
+ * ```
+ * t      ← t + 1
+ * m      ← β1·m + (1 − β1)·g
+ * v      ← β2·v + (1 − β2)·g²
+ * lr_t   = lr·√(1 − β2^t) / (1 − β1^t)
+ * θ      ← θ − lr_t·m / (√v + ε)
+ * ```
+ *
+ * (PyTorch adds ε to the bias-corrected `√v̂` instead; the two differ only
+ * in how ε is scaled.) Arithmetic is float64, storage float32.
+ *
+ * `Adam` updates every parameter every step (rows a batch did not touch
+ * still move, with g = 0). `LazyAdam` updates only the rows of the sparse
+ * (embedding) tensors that the batch touched — their moments included; the
+ * other rows and their moments stay exactly as they were — and every dense
+ * tensor as `Adam` does. Both consume the gradients: after `step()` every
+ * gradient is zero again.
+ *
+ * @module
+ */
+
+import type { TouchedRows } from "./embedding.ts";
+import type { Parameters } from "./parameters.ts";
+
+/** Hyper-parameters, with the paper's / Keras' defaults. */
+export interface AdamOptions {
+  /** Step size (default 0.001). */
+  learningRate?: number;
+  /** First-moment decay (default 0.9). */
+  beta1?: number;
+  /** Second-moment decay (default 0.999). */
+  beta2?: number;
+  /** Denominator guard (default 1e-8). */
+  epsilon?: number;
+}
+
+/** An optimizer's resumable state (copies; safe to serialise). */
+export interface OptimizerState {
+  /** Which optimizer wrote it. */
+  kind: "adam" | "lazy_adam";
+  /** Steps taken so far (the `t` of the bias correction). */
+  step: number;
+  /** First moments, by parameter name. */
+  m: Record<string, Float32Array>;
+  /** Second moments, by parameter name. */
+  v: Record<string, Float32Array>;
+}
+
+/** What the model needs from an optimizer. */
+export interface Optimizer {
+  /** `"adam"` or `"lazy_adam"`. */
+  readonly kind: "adam" | "lazy_adam";
+  /** Step size; may be changed between steps. */
+  learningRate: number;
+  /** Steps taken so far. */
+  readonly stepCount: number;
+  /** Applies the accumulated gradients, then zeroes them. */
+  step(): void;
+  /** A copy of the state, for checkpoints. */
+  getState(): OptimizerState;
+  /** Restores a state from {@linkcode Optimizer.getState} (of either kind). */
+  setState(state: OptimizerState): void;
+}
+
+/** Smallest normal float32; moments below it are flushed to zero. */
+const _FLT_MIN = 1.1754943508222875e-38;
+
+/** One Adam update over `[start, end)` of the flat buffers; zeroes the gradients. */
+function _adamRange(
+  values: Float32Array,
+  grads: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  start: number,
+  end: number,
+  beta1: number,
+  beta2: number,
+  lrT: number,
+  epsilon: number,
+): void {
+  const c1 = 1 - beta1;
+  const c2 = 1 - beta2;
+  for (let i = start; i < end; i++) {
+    const g = grads[i];
+    grads[i] = 0;
+    let mi = beta1 * m[i] + c1 * g;
+    let vi = beta2 * v[i] + c2 * g * g;
+    // Flush float32 subnormals to zero (as TF's CPU kernels do): they hit slow paths.
+    if (mi < _FLT_MIN && mi > -_FLT_MIN) mi = 0;
+    if (vi < _FLT_MIN) vi = 0;
+    m[i] = mi;
+    v[i] = vi;
+    values[i] -= lrT * mi / (Math.sqrt(vi) + epsilon);
+  }
+}
+
+/** State and bookkeeping shared by both optimizers (composition, not inheritance). */
+class _AdamCore {
+  learningRate: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly params: Parameters;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  t = 0;
+
+  constructor(params: Parameters, options: AdamOptions) {
+    this.params = params;
+    this.learningRate = options.learningRate ?? 0.001;
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.epsilon = options.epsilon ?? 1e-8;
+    const bad = [
+      ["learningRate", this.learningRate, this.learningRate >= 0],
+      ["beta1", this.beta1, this.beta1 >= 0 && this.beta1 < 1],
+      ["beta2", this.beta2, this.beta2 >= 0 && this.beta2 < 1],
+      ["epsilon", this.epsilon, this.epsilon >= 0],
+    ].find(([, , ok]) => !ok);
+    if (bad !== undefined) {
+      throw new RangeError(`Cannot build Adam: ${bad[0]} = ${bad[1]} is out of range`);
+    }
+    this.m = new Float32Array(params.size);
+    this.v = new Float32Array(params.size);
+  }
+
+  /** Advances `t` and returns `lr_t`. */
+  nextRate(): number {
+    this.t++;
+    return this.learningRate * Math.sqrt(1 - Math.pow(this.beta2, this.t)) /
+      (1 - Math.pow(this.beta1, this.t));
+  }
+
+  getState(kind: "adam" | "lazy_adam"): OptimizerState {
+    const m: Record<string, Float32Array> = {};
+    const v: Record<string, Float32Array> = {};
+    for (const e of this.params.entries) {
+      m[e.name] = this.m.slice(e.offset, e.offset + e.length);
+      v[e.name] = this.v.slice(e.offset, e.offset + e.length);
+    }
+    return { kind, step: this.t, m, v };
+  }
+
+  setState(kind: "adam" | "lazy_adam", state: OptimizerState): void {
+    if (!Number.isSafeInteger(state.step) || state.step < 0) {
+      throw new RangeError(
+        `Cannot restore ${kind} state: step ${state.step} is not an integer ≥ 0`,
+      );
+    }
+    for (const key of ["m", "v"] as const) {
+      const byName = state[key];
+      for (const name of Object.keys(byName)) {
+        if (!this.params.has(name)) {
+          throw new RangeError(`Cannot restore ${kind} state: unknown tensor '${name}' in ${key}`);
+        }
+      }
+      for (const e of this.params.entries) {
+        const src = byName[e.name];
+        if (src === undefined || src.length !== e.length) {
+          throw new RangeError(
+            `Cannot restore ${kind} state: ${key} of '${e.name}' has ${
+              src?.length ?? "no"
+            } values, expected ${e.length}`,
+          );
+        }
+      }
+    }
+    for (const e of this.params.entries) {
+      this.m.set(state.m[e.name], e.offset);
+      this.v.set(state.v[e.name], e.offset);
+    }
+    this.t = state.step;
+  }
+}
+
+/**
+ * Dense Adam: every parameter, every step.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Parameters } from "./parameters.ts";
+ * import { Adam } from "./adam.ts";
+ * const p = new Parameters([{ name: "w", shape: [1] }]);
+ * const adam = new Adam(p, { learningRate: 0.1 });
+ * p.grads[0] = 3;
+ * adam.step(); // first step moves by ≈ lr against the gradient's sign
+ * assert.ok(Math.abs(p.values[0] + 0.1) < 1e-6 && p.grads[0] === 0);
+ * ```
+ */
+export class Adam implements Optimizer {
+  /** Always `"adam"`. */
+  readonly kind = "adam" as const;
+  #core: _AdamCore;
+
+  /**
+   * Zeroed moments for every tensor of `params`.
+   * @param params The tensors to train (their `grads` are consumed).
+   * @param options Hyper-parameters; see {@linkcode AdamOptions}.
+   * @throws {RangeError} on an out-of-range hyper-parameter.
+   */
+  constructor(params: Parameters, options: AdamOptions = {}) {
+    this.#core = new _AdamCore(params, options);
+  }
+
+  /** Step size; may be changed between steps. */
+  get learningRate(): number {
+    return this.#core.learningRate;
+  }
+  set learningRate(value: number) {
+    this.#core.learningRate = value;
+  }
+
+  /** Steps taken so far. */
+  get stepCount(): number {
+    return this.#core.t;
+  }
+
+  /** One update of every parameter; zeroes every gradient. */
+  step(): void {
+    const c = this.#core;
+    const lrT = c.nextRate();
+    const p = c.params;
+    _adamRange(p.values, p.grads, c.m, c.v, 0, p.size, c.beta1, c.beta2, lrT, c.epsilon);
+  }
+
+  /** A copy of the step count and moments, by tensor name. */
+  getState(): OptimizerState {
+    return this.#core.getState(this.kind);
+  }
+
+  /**
+   * Restores a state from `getState()` (of either optimizer).
+   * @throws {RangeError} on a missing, extra or mis-sized tensor or a bad step.
+   */
+  setState(state: OptimizerState): void {
+    this.#core.setState(this.kind, state);
+  }
+}
+
+/**
+ * Lazy Adam: sparse (embedding) tensors update only the rows recorded in
+ * their {@linkcode TouchedRows}; dense tensors update fully. `step()` also
+ * clears the touched-row sets. Several tensors may share one set (e.g. two
+ * user tables looked up with the same ids).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Parameters } from "./parameters.ts";
+ * import { TouchedRows } from "./embedding.ts";
+ * import { LazyAdam } from "./adam.ts";
+ * const p = new Parameters([{ name: "emb", shape: [3, 1], sparse: true }]);
+ * const touched = new TouchedRows(3);
+ * const opt = new LazyAdam(p, { learningRate: 0.1, touched: new Map([["emb", touched]]) });
+ * p.grads[1] = 1;
+ * touched.mark(1);
+ * opt.step();
+ * assert.ok(p.values[0] === 0 && p.values[1] < 0 && touched.count === 0);
+ * ```
+ */
+export class LazyAdam implements Optimizer {
+  /** Always `"lazy_adam"`. */
+  readonly kind = "lazy_adam" as const;
+  #core: _AdamCore;
+  #sparse: { offset: number; rowLength: number; touched: TouchedRows }[] = [];
+  #dense: { start: number; end: number }[] = [];
+  #sets: TouchedRows[] = [];
+
+  /**
+   * Zeroed moments for every tensor of `params`, bound to the touched-row sets.
+   * @param params The tensors to train.
+   * @param options Hyper-parameters, plus `touched`: the touched-row set of
+   *   every sparse tensor, by name.
+   * @throws {RangeError} when a sparse tensor has no set, or a set is too small.
+   */
+  constructor(
+    params: Parameters,
+    options: AdamOptions & { touched: ReadonlyMap<string, TouchedRows> },
+  ) {
+    this.#core = new _AdamCore(params, options);
+    for (const name of options.touched.keys()) {
+      if (!params.has(name) || !params.get(name).sparse) {
+        throw new RangeError(`Cannot build LazyAdam: '${name}' is not a sparse tensor`);
+      }
+    }
+    for (const e of params.entries) {
+      if (!e.sparse) {
+        const last = this.#dense.at(-1);
+        if (last !== undefined && last.end === e.offset) last.end = e.offset + e.length;
+        else this.#dense.push({ start: e.offset, end: e.offset + e.length });
+        continue;
+      }
+      const touched = options.touched.get(e.name);
+      if (touched === undefined) {
+        throw new RangeError(
+          `Cannot build LazyAdam: sparse tensor '${e.name}' has no touched-row set`,
+        );
+      }
+      if (touched.rows.length < e.rows) {
+        throw new RangeError(
+          `Cannot build LazyAdam: the touched-row set of '${e.name}' holds ${touched.rows.length} rows, the tensor ${e.rows}`,
+        );
+      }
+      this.#sparse.push({ offset: e.offset, rowLength: e.rowLength, touched });
+      if (!this.#sets.includes(touched)) this.#sets.push(touched);
+    }
+  }
+
+  /** Step size; may be changed between steps. */
+  get learningRate(): number {
+    return this.#core.learningRate;
+  }
+  set learningRate(value: number) {
+    this.#core.learningRate = value;
+  }
+
+  /** Steps taken so far. */
+  get stepCount(): number {
+    return this.#core.t;
+  }
+
+  /** One update of the touched rows and the dense tensors; zeroes their gradients. */
+  step(): void {
+    const c = this.#core;
+    const lrT = c.nextRate();
+    const { values, grads } = c.params;
+    const { m, v, beta1, beta2, epsilon } = c;
+    for (const { start, end } of this.#dense) {
+      _adamRange(values, grads, m, v, start, end, beta1, beta2, lrT, epsilon);
+    }
+    for (const { offset, rowLength, touched } of this.#sparse) {
+      const rows = touched.rows;
+      for (let r = 0, n = touched.count; r < n; r++) {
+        const start = offset + rows[r] * rowLength;
+        _adamRange(values, grads, m, v, start, start + rowLength, beta1, beta2, lrT, epsilon);
+      }
+    }
+    for (const set of this.#sets) set.clear();
+  }
+
+  /** A copy of the step count and moments, by tensor name. */
+  getState(): OptimizerState {
+    return this.#core.getState(this.kind);
+  }
+
+  /**
+   * Restores a state from `getState()` (of either optimizer).
+   * @throws {RangeError} on a missing, extra or mis-sized tensor or a bad step.
+   */
+  setState(state: OptimizerState): void {
+    this.#core.setState(this.kind, state);
+  }
+}

@@ -1,0 +1,335 @@
+import assert from "node:assert/strict";
+import { type LabeledBatch, NeuMF, type NeuMFOptions } from "../../lib/model/neumf.ts";
+import { Prng } from "../../lib/random/prng.ts";
+import { assertGradient } from "./_grad_check.ts";
+
+/** Replaces the small initial weights with O(1) ones so gradients are well above float32 noise. */
+function randomizeWeights(model: NeuMF, seed: number): void {
+  const prng = new Prng(seed);
+  for (const e of model.parameters.entries) {
+    const scale = e.name.endsWith("_bias") ? 0.2 : 0.6;
+    for (let i = 0; i < e.length; i++) e.values[i] = scale * prng.nextGaussian();
+  }
+}
+
+function randomBatch(prng: Prng, numUsers: number, numItems: number, count: number): LabeledBatch {
+  const users = new Int32Array(count);
+  const items = new Int32Array(count);
+  const labels = new Int8Array(count);
+  for (let b = 0; b < count; b++) {
+    users[b] = prng.nextInt(numUsers);
+    items[b] = prng.nextInt(numItems);
+    labels[b] = prng.nextInt(4) === 0 ? 1 : 0;
+  }
+  return { users, items, labels, count };
+}
+
+const SMALL = { numUsers: 4, numItems: 5, numFactors: 3, layers: [6, 5, 3] };
+
+Deno.test("NeuMF declares the named tensors of each variant", async (t) => {
+  const cases: [NeuMFOptions["model"], string[]][] = [
+    ["NeuMF", [
+      "mf_user_embedding:4x3",
+      "mf_item_embedding:5x3",
+      "mlp_user_embedding:4x3",
+      "mlp_item_embedding:5x3",
+      "dense_0_kernel:6x5",
+      "dense_0_bias:5",
+      "dense_1_kernel:5x3",
+      "dense_1_bias:3",
+      "output_kernel:6x1",
+      "output_bias:1",
+    ]],
+    ["GMF", [
+      "mf_user_embedding:4x3",
+      "mf_item_embedding:5x3",
+      "output_kernel:3x1",
+      "output_bias:1",
+    ]],
+    ["MLP", [
+      "mlp_user_embedding:4x3",
+      "mlp_item_embedding:5x3",
+      "dense_0_kernel:6x5",
+      "dense_0_bias:5",
+      "dense_1_kernel:5x3",
+      "dense_1_bias:3",
+      "output_kernel:3x1",
+      "output_bias:1",
+    ]],
+  ];
+  for (const [model, expected] of cases) {
+    await t.step(model!, () => {
+      const m = new NeuMF({ ...SMALL, model });
+      assert.deepEqual(m.parameters.entries.map((e) => `${e.name}:${e.shape.join("x")}`), expected);
+    });
+  }
+});
+
+Deno.test("NeuMF initialises embeddings N(0, 0.01²), kernels within Glorot/LeCun limits, biases 0", () => {
+  const m = new NeuMF({ numUsers: 500, numItems: 700, prng: new Prng(3) });
+  const emb = m.parameters.get("mlp_item_embedding").values;
+  let q = 0;
+  for (const v of emb) q += v * v;
+  assert.ok(Math.abs(Math.sqrt(q / emb.length) - 0.01) < 3e-4);
+  const k0 = m.parameters.get("dense_0_kernel").values;
+  assert.ok(k0.every((v) => Math.abs(v) <= Math.sqrt(6 / (64 + 32))));
+  assert.ok(k0.some((v) => Math.abs(v) > 0.9 * Math.sqrt(6 / (64 + 32))));
+  const out = m.parameters.get("output_kernel").values;
+  assert.ok(out.every((v) => Math.abs(v) <= Math.sqrt(3 / 16)));
+  for (const name of ["dense_0_bias", "dense_1_bias", "dense_2_bias", "output_bias"]) {
+    assert.ok(m.parameters.get(name).values.every((v) => v === 0), name);
+  }
+});
+
+Deno.test("NeuMF gradients match central differences for every tensor of every variant (eps 1e-3, rtol 1e-2, atol 1e-4)", async (t) => {
+  // Repeated users, items and pairs; user 3 and items 2, 4 unused (their gradient must be 0).
+  const batch: LabeledBatch = {
+    users: Int32Array.of(0, 2, 1, 2, 0, 1),
+    items: Int32Array.of(3, 1, 1, 0, 3, 0),
+    labels: Int8Array.of(1, 0, 1, 1, 0, 0),
+    count: 6,
+  };
+  const variants: [string, Partial<NeuMFOptions>][] = [
+    ["NeuMF", {}],
+    ["NeuMF with L2", { mfRegularization: 0.05, mlpRegularization: 0.02 }],
+    ["GMF with L2", { model: "GMF", mfRegularization: 0.1 }],
+    ["MLP", { model: "MLP" }],
+    ["MLP with L2", { model: "MLP", mlpRegularization: 0.07 }],
+    ["MLP without hidden layers", { model: "MLP", layers: [6] }],
+    ["NeuMF, float labels", { numFactors: 2, layers: [4, 4] }],
+  ];
+  for (const [name, extra] of variants) {
+    await t.step(name, () => {
+      const model = new NeuMF({ ...SMALL, ...extra, prng: new Prng(1) });
+      randomizeWeights(model, 2);
+      const b = name.includes("float")
+        ? { ...batch, labels: Float32Array.of(1, 0.25, 0.9, 1, 0, 0.5) }
+        : batch;
+      model.computeGradients(b);
+      const grads = model.parameters.grads.slice();
+      let checked = 0;
+      for (const e of model.parameters.entries) {
+        checked += assertGradient(
+          () => model.loss(b),
+          e.values,
+          grads.subarray(e.offset, e.offset + e.length),
+          { label: `${name} ${e.name}` },
+        );
+      }
+      assert.equal(checked, model.parameters.size);
+      for (const table of ["mf_user_embedding", "mlp_user_embedding"]) {
+        if (!model.parameters.has(table)) continue;
+        const e = model.parameters.get(table);
+        const row3 = grads.subarray(e.offset + 3 * e.rowLength, e.offset + 4 * e.rowLength);
+        assert.ok(row3.every((g) => g === 0), `${table} row 3`);
+      }
+    });
+  }
+});
+
+Deno.test("computeGradients() discards earlier unapplied gradients", () => {
+  const model = new NeuMF({ ...SMALL, prng: new Prng(4) });
+  const b = randomBatch(new Prng(5), 4, 5, 6);
+  model.computeGradients(b);
+  const first = model.parameters.grads.slice();
+  model.computeGradients(b);
+  assert.deepEqual(model.parameters.grads, first);
+});
+
+Deno.test("NeuMF overfits a tiny synthetic problem within a few hundred steps", async (t) => {
+  const numUsers = 6;
+  const numItems = 8;
+  const count = numUsers * numItems;
+  const batch: LabeledBatch = {
+    users: new Int32Array(count),
+    items: new Int32Array(count),
+    labels: new Int8Array(count),
+    count,
+  };
+  for (let u = 0, b = 0; u < numUsers; u++) {
+    for (let i = 0; i < numItems; i++, b++) {
+      batch.users[b] = u;
+      batch.items[b] = i;
+      batch.labels[b] = (u * 3 + i * 5) % 7 < 3 ? 1 : 0;
+    }
+  }
+  for (const optimizer of ["adam", "lazy_adam"] as const) {
+    for (const model of ["NeuMF", "GMF", "MLP"] as const) {
+      await t.step(`${model} ${optimizer}`, () => {
+        const m = new NeuMF({
+          numUsers,
+          numItems,
+          model,
+          optimizer,
+          learningRate: 0.01,
+          prng: new Prng(6),
+        });
+        const first = m.trainStep(batch);
+        let last = first;
+        for (let s = 0; s < 400; s++) last = m.trainStep(batch);
+        assert.ok(Math.abs(first - Math.LN2) < 0.01, `initial loss ${first}`);
+        assert.ok(last < 0.25 * first, `loss ${first} → ${last}`);
+      });
+    }
+  }
+});
+
+Deno.test("scoreUserItems() agrees with predict() within 1e-5 for every variant, after training", async (t) => {
+  const numUsers = 20;
+  const numItems = 60;
+  const variants: Partial<NeuMFOptions>[] = [
+    {},
+    { model: "GMF" },
+    { model: "MLP" },
+    { model: "MLP", layers: [8] },
+    { numFactors: 5, layers: [10, 7, 5] },
+  ];
+  for (const extra of variants) {
+    await t.step(JSON.stringify(extra), () => {
+      const model = new NeuMF({
+        numUsers,
+        numItems,
+        learningRate: 0.01,
+        prng: new Prng(7),
+        ...extra,
+      });
+      const prng = new Prng(8);
+      for (let s = 0; s < 200; s++) model.trainStep(randomBatch(prng, numUsers, numItems, 64));
+      const items = new Int32Array(numItems + 3);
+      for (let i = 0; i < items.length; i++) items[i] = (i * 7) % numItems; // repeats
+      const fast = new Float32Array(items.length);
+      const full = new Float32Array(items.length);
+      let maxLogit = 0;
+      for (let u = 0; u < numUsers; u++) {
+        model.scoreUserItems(u, items, { out: fast });
+        model.predict(
+          { users: new Int32Array(items.length).fill(u), items, count: items.length },
+          full,
+        );
+        for (let c = 0; c < items.length; c++) {
+          assert.ok(
+            Math.abs(fast[c] - full[c]) <= 1e-5,
+            `user ${u} item ${items[c]}: ${fast[c]} vs ${full[c]}`,
+          );
+          maxLogit = Math.max(maxLogit, Math.abs(full[c]));
+        }
+      }
+      assert.ok(maxLogit > 0.5, `trained logits are not trivial (${maxLogit})`);
+    });
+  }
+});
+
+Deno.test("scoreUserItems() refreshes its cache after training and honours count", () => {
+  const model = new NeuMF({ numUsers: 3, numItems: 5, layers: [4, 4], prng: new Prng(9) });
+  const items = Int32Array.of(4, 0, 2);
+  const before = new Float32Array(3);
+  model.scoreUserItems(1, items, { out: before });
+  model.trainStep({
+    users: Int32Array.of(1, 1),
+    items: Int32Array.of(4, 0),
+    labels: Int8Array.of(1, 1),
+    count: 2,
+  });
+  const after = new Float32Array(3).fill(NaN);
+  model.scoreUserItems(1, items, { out: after, count: 2 });
+  const full = new Float32Array(2);
+  model.predict({ users: Int32Array.of(1, 1), items, count: 2 }, full);
+  assert.ok(Math.abs(after[0] - full[0]) <= 1e-6 && Math.abs(after[1] - full[1]) <= 1e-6);
+  assert.notEqual(after[0], before[0]);
+  assert.ok(Number.isNaN(after[2]));
+});
+
+Deno.test("the same seed gives identical parameters and an identical loss sequence", async (t) => {
+  for (const optimizer of ["adam", "lazy_adam"] as const) {
+    await t.step(optimizer, () => {
+      const run = (seed: number) => {
+        const model = new NeuMF({ numUsers: 30, numItems: 40, optimizer, prng: new Prng(seed) });
+        const init = model.parameters.values.slice();
+        const prng = new Prng(100);
+        const losses: number[] = [];
+        for (let s = 0; s < 30; s++) losses.push(model.trainStep(randomBatch(prng, 30, 40, 32)));
+        return { init, losses, final: model.parameters.values.slice() };
+      };
+      const a = run(1);
+      const b = run(1);
+      assert.deepEqual(b.init, a.init);
+      assert.deepEqual(b.losses, a.losses);
+      assert.deepEqual(b.final, a.final);
+      assert.notDeepEqual(run(2).init, a.init);
+    });
+  }
+});
+
+Deno.test("lazy_adam leaves rows outside the batch untouched while adam keeps moving them", () => {
+  const steps = (optimizer: "adam" | "lazy_adam") => {
+    const model = new NeuMF({ numUsers: 3, numItems: 4, optimizer, prng: new Prng(10) });
+    model.trainStep({
+      users: Int32Array.of(0),
+      items: Int32Array.of(0),
+      labels: Int8Array.of(1),
+      count: 1,
+    });
+    const row0 = model.parameters.get("mf_user_embedding").values.slice(0, 8);
+    model.trainStep({
+      users: Int32Array.of(1),
+      items: Int32Array.of(1),
+      labels: Int8Array.of(0),
+      count: 1,
+    });
+    return { row0, after: model.parameters.get("mf_user_embedding").values.slice(0, 8) };
+  };
+  const lazy = steps("lazy_adam");
+  assert.deepEqual(lazy.after, lazy.row0);
+  const dense = steps("adam");
+  assert.notDeepEqual(dense.after, dense.row0);
+});
+
+Deno.test("batches larger than maxBatchSize grow the buffers and give the same results", () => {
+  const make = (maxBatchSize: number) =>
+    new NeuMF({ numUsers: 10, numItems: 12, maxBatchSize, prng: new Prng(11) });
+  const small = make(4);
+  const big = make(64);
+  const prng = new Prng(12);
+  for (let s = 0; s < 3; s++) {
+    const b = randomBatch(prng, 10, 12, 37);
+    assert.equal(small.trainStep(b), big.trainStep(b));
+  }
+  const b = randomBatch(prng, 10, 12, 50);
+  const x = new Float32Array(50);
+  const y = new Float32Array(50);
+  make(4).predict(b, x); // chunked through the 4-row buffers
+  make(64).predict(b, y);
+  assert.deepEqual(x, y);
+});
+
+Deno.test("NeuMF refuses impossible configurations and ids outside the tables", () => {
+  assert.throws(() => new NeuMF({ numUsers: 0, numItems: 5 }), RangeError);
+  assert.throws(() => new NeuMF({ numUsers: 2, numItems: 5, layers: [7, 4] }), RangeError);
+  assert.throws(() => new NeuMF({ numUsers: 2, numItems: 5, model: "XYZ" as "GMF" }), RangeError);
+  assert.throws(
+    () => new NeuMF({ numUsers: 2, numItems: 5, optimizer: "sgd" as "adam" }),
+    RangeError,
+  );
+  assert.throws(() => new NeuMF({ numUsers: 2, numItems: 5, mfRegularization: -1 }), RangeError);
+  const m = new NeuMF({ numUsers: 2, numItems: 5 });
+  const bad = {
+    users: Int32Array.of(0, 2),
+    items: Int32Array.of(0, 1),
+    labels: Int8Array.of(1, 0),
+    count: 2,
+  };
+  assert.throws(() => m.trainStep(bad), RangeError);
+  assert.throws(() => m.trainStep({ ...bad, users: Int32Array.of(0, 1), count: 3 }), RangeError);
+  assert.throws(
+    () => m.scoreUserItems(2, Int32Array.of(0), { out: new Float32Array(1) }),
+    RangeError,
+  );
+  assert.throws(
+    () => m.scoreUserItems(0, Int32Array.of(5), { out: new Float32Array(1) }),
+    RangeError,
+  );
+  assert.throws(
+    () => m.scoreUserItems(0, Int32Array.of(1, 2), { out: new Float32Array(1) }),
+    RangeError,
+  );
+});
