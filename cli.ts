@@ -15,12 +15,17 @@ import {
   checkDataFlags,
   checkTrainerFlags,
   DOWNLOAD_FLAGS,
+  EXPORT_FLAGS,
   GENERATOR_FLAGS,
   INSPECT_FLAGS,
+  RECOMMEND_FLAGS,
   TRAINER_FLAGS,
 } from "./lib/flags/specs.ts";
 import { UsageError } from "./lib/errors.ts";
-import { runTrainer } from "./lib/train/trainer.ts";
+import { runTrainer, type TrainingProgress } from "./lib/train/trainer.ts";
+import { recommend } from "./lib/train/recommend.ts";
+import { exportModel } from "./lib/train/export_model.ts";
+import { selectBackend } from "./lib/model/select_backend.ts";
 import { runGenerator } from "./lib/pipeline/generator.ts";
 import { drawSeed, loadDatasetFromFlags } from "./lib/data/load_from_flags.ts";
 import { summarize } from "./lib/data/load_dataset.ts";
@@ -40,7 +45,15 @@ const COMMANDS: Record<string, Command> = {
     async run(parsed, signal) {
       const flags = parsed.values as ParseResult<typeof TRAINER_FLAGS>["values"];
       checkTrainerFlags(flags);
-      await runTrainer(flags, { signal, print: (line) => console.log(line) });
+      const bar = _progressBar();
+      await runTrainer(flags, {
+        signal,
+        print: (line) => {
+          bar?.clear();
+          console.log(line);
+        },
+        progress: bar?.show,
+      });
       return 0;
     },
   },
@@ -74,6 +87,29 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  recommend: {
+    summary: "Print a trained model's top-k unseen items for one user, with scores.",
+    flags: RECOMMEND_FLAGS,
+    async run(parsed) {
+      const flags = parsed.values as ParseResult<typeof RECOMMEND_FLAGS>["values"];
+      const items = await recommend(flags.model_dir, flags.user, {
+        k: flags.k,
+        backend: selectBackend(flags.backend).backend,
+      });
+      console.log("rank\titem\tscore");
+      items.forEach((r, i) => console.log(`${i + 1}\t${r.item}\t${r.score.toFixed(6)}`));
+      return 0;
+    },
+  },
+  export: {
+    summary: "Write a trained model's embeddings and layers as .npy files, and its id maps as CSV.",
+    flags: EXPORT_FLAGS,
+    async run(parsed) {
+      const flags = parsed.values as ParseResult<typeof EXPORT_FLAGS>["values"];
+      for (const path of await exportModel(flags.model_dir, flags.out)) console.log(path);
+      return 0;
+    },
+  },
   download: {
     summary: "Download a MovieLens data set from GroupLens, verify its checksum and unzip it.",
     flags: DOWNLOAD_FLAGS,
@@ -101,6 +137,31 @@ function _progressPrinter(label: string) {
     last = now;
     const line = formatProgress(received, total, { label: `${label}.zip` });
     Deno.stderr.writeSync(encoder.encode(`\r${line}${received === total ? "\n" : ""}`));
+  };
+}
+
+/** A one-line progress bar on stderr when it is a terminal. */
+function _progressBar() {
+  if (!Deno.stderr.isTerminal()) return undefined;
+  const encoder = new TextEncoder();
+  let shown = false;
+  const write = (text: string) => Deno.stderr.writeSync(encoder.encode(text));
+  return {
+    show(p: TrainingProgress) {
+      const width = 30;
+      const done = Math.min(width, Math.round((p.batches / Math.max(1, p.batchCount)) * width));
+      const rate = Math.round(p.examplesPerSecond).toLocaleString("en-US");
+      write(
+        `\r\x1b[2Kcycle ${p.cycle + 1}/${p.numCycles} [${"#".repeat(done)}${
+          ".".repeat(width - done)
+        }] ${p.batches}/${p.batchCount} batches  ${rate} ex/s  ETA ${p.etaSeconds.toFixed(0)} s`,
+      );
+      shown = true;
+    },
+    clear() {
+      if (shown) write("\r\x1b[2K");
+      shown = false;
+    },
   };
 }
 

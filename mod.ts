@@ -72,3 +72,19 @@ export {
 } from "./lib/pipeline/data_pipeline.ts";
 export { runGenerator } from "./lib/pipeline/generator.ts";
 export { runTrainer, type TrainingLoop } from "./lib/train/trainer.ts";
+export { NeuMF, type NeuMFOptions } from "./lib/model/neumf.ts";
+export { type Backend, tsBackend } from "./lib/model/backend.ts";
+export { openBlasBackend } from "./lib/model/blas_backend.ts";
+export { selectBackend } from "./lib/model/select_backend.ts";
+export { Adam, LazyAdam } from "./lib/model/adam.ts";
+export { evaluateRanking, type Scorer } from "./lib/eval/evaluate.ts";
+export { popularityScorer } from "./lib/eval/popularity.ts";
+export { hitAt, ndcgAt, RankingMetrics, rankOfPositive } from "./lib/eval/metrics.ts";
+export {
+  loadModelCheckpoint,
+  modelFromCheckpoint,
+  saveModelCheckpoint,
+} from "./lib/train/model_checkpoint.ts";
+export { recommend } from "./lib/train/recommend.ts";
+export { exportModel } from "./lib/train/export_model.ts";
+export { renderTrainingPlot } from "./lib/train/plot_svg.ts";

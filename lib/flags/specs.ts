@@ -20,6 +20,13 @@ export const DATASETS = [
   "ncf",
 ] as const;
 
+/** Models `--model` names. */
+export const MODELS = ["GMF", "MLP", "NeuMF"] as const;
+/** Optimizers `--optimizer` names. */
+export const OPTIMIZERS = ["adam", "lazy_adam"] as const;
+/** Matrix-product backends `--backend` names. */
+export const BACKENDS = ["auto", "blas", "ts"] as const;
+
 /** Data sets `ncf download` fetches from GroupLens. */
 export const DOWNLOADABLE_DATASETS = ["ml-1m", "ml-20m", "ml-100k", "ml-latest-small"] as const;
 
@@ -62,6 +69,20 @@ export const DATA_FLAGS = {
 
 /** Flags of `ncf inspect`. */
 export const INSPECT_FLAGS = { ...DATA_FLAGS };
+
+/** Flags of `ncf recommend`. */
+export const RECOMMEND_FLAGS = {
+  model_dir: stringFlag("Folder of a trained model's checkpoint.", { required: true as const }),
+  user: stringFlag("The user's id as in the data set.", { required: true as const }),
+  k: intFlag("Items to recommend.", { default: 10, min: 1 }),
+  backend: enumFlag("Matrix products: blas, ts or auto.", BACKENDS, { default: "auto" }),
+};
+
+/** Flags of `ncf export`. */
+export const EXPORT_FLAGS = {
+  model_dir: stringFlag("Folder of a trained model's checkpoint.", { required: true as const }),
+  out: stringFlag("Folder to write .npy tables and id-map CSVs into.", { required: true as const }),
+};
 
 /** Flags of `ncf download`. */
 export const DOWNLOAD_FLAGS = {
@@ -114,6 +135,37 @@ export const TRAINER_FLAGS = {
   }),
   num_neg: intFlag("Negatives sampled per training positive.", { default: 4, min: 0 }),
   hr_threshold: floatFlag("Stop early once HR@10 reaches this.", { min: 0, max: 1 }),
+  model: enumFlag("GMF, MLP, or their fusion NeuMF.", MODELS, { default: "NeuMF" }),
+  optimizer: enumFlag(
+    "adam updates every parameter each step; lazy_adam only the embedding rows a batch touched.",
+    OPTIMIZERS,
+    { default: "adam" },
+  ),
+  beta1: floatFlag("Adam's first-moment decay.", { default: 0.9, min: 0, max: 0.999999 }),
+  beta2: floatFlag("Adam's second-moment decay.", { default: 0.999, min: 0, max: 0.999999999 }),
+  epsilon: floatFlag("Adam's denominator guard.", { default: 1e-8, min: 0 }),
+  mf_regularization: floatFlag("L2 weight on the GMF embedding rows of a batch.", {
+    default: 0,
+    min: 0,
+  }),
+  mlp_regularization: floatFlag("L2 weight on the MLP embedding rows of a batch.", {
+    default: 0,
+    min: 0,
+  }),
+  pretrain_gmf: stringFlag("--model_dir of a trained GMF to start NeuMF from.", {}),
+  pretrain_mlp: stringFlag("--model_dir of a trained MLP to start NeuMF from.", {}),
+  alpha: floatFlag("Weight of the pretrained GMF in NeuMF's output layer.", {
+    default: 0.5,
+    min: 0,
+    max: 1,
+  }),
+  backend: enumFlag("Matrix products: blas (system OpenBLAS), ts (TypeScript) or auto.", BACKENDS, {
+    default: "auto",
+  }),
+  metrics_file: stringFlag("Append one JSON object per evaluation to this file.", {}),
+  plot: stringFlag("Draw HR@10, NDCG@10 and loss by epoch into this SVG file.", {}),
+  model_dir: stringFlag("Keep a checkpoint here after every evaluation.", {}),
+  resume: boolFlag("Continue from the checkpoint in --model_dir.", { default: false }),
   use_subprocess: boolFlag(
     "Spawn the generator; with --nouse_subprocess, print its command for an operator.",
     { default: true },
@@ -221,6 +273,15 @@ export function checkDataFlags(values: DataFlags): void {
  */
 export function checkTrainerFlags(values: TrainerFlags): void {
   checkDataFlags(values);
+  if (values.resume && values.model_dir === undefined) {
+    throw new UsageError("Cannot use --resume: it needs --model_dir");
+  }
+  if ((values.pretrain_gmf === undefined) !== (values.pretrain_mlp === undefined)) {
+    throw new UsageError("Cannot pretrain: --pretrain_gmf and --pretrain_mlp go together");
+  }
+  if (values.pretrain_gmf !== undefined && values.model !== "NeuMF") {
+    throw new UsageError(`Cannot use --pretrain_gmf with --model ${values.model}: it builds NeuMF`);
+  }
   if (values.layers.length < 1 || values.layers[0] % 2 !== 0) {
     throw new UsageError(
       `Cannot use --layers ${

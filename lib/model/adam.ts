@@ -59,6 +59,12 @@ export interface Optimizer {
   learningRate: number;
   /** Steps taken so far. */
   readonly stepCount: number;
+  /** First-moment decay. */
+  readonly beta1: number;
+  /** Second-moment decay. */
+  readonly beta2: number;
+  /** Denominator guard. */
+  readonly epsilon: number;
   /** Applies the accumulated gradients, then zeroes them. */
   step(): void;
   /** A copy of the state, for checkpoints. */
@@ -208,6 +214,19 @@ export class Adam implements Optimizer {
     this.#core = new _AdamCore(params, options);
   }
 
+  /** First-moment decay. */
+  get beta1(): number {
+    return this.#core.beta1;
+  }
+  /** Second-moment decay. */
+  get beta2(): number {
+    return this.#core.beta2;
+  }
+  /** Denominator guard. */
+  get epsilon(): number {
+    return this.#core.epsilon;
+  }
+
   /** Step size; may be changed between steps. */
   get learningRate(): number {
     return this.#core.learningRate;
@@ -310,6 +329,19 @@ export class LazyAdam implements Optimizer {
       this.#sparse.push({ offset: e.offset, rowLength: e.rowLength, touched });
       if (!this.#sets.includes(touched)) this.#sets.push(touched);
     }
+  }
+
+  /** First-moment decay. */
+  get beta1(): number {
+    return this.#core.beta1;
+  }
+  /** Second-moment decay. */
+  get beta2(): number {
+    return this.#core.beta2;
+  }
+  /** Denominator guard. */
+  get epsilon(): number {
+    return this.#core.epsilon;
   }
 
   /** Step size; may be changed between steps. */

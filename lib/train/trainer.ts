@@ -1,14 +1,21 @@
 /**
- * The trainer role: load the data, start the generator through the data
- * pipeline, and hand every cycle's batches to the training loop.
+ * The trainer role: load the data, build (or resume, or pretrain) the model,
+ * start the generator through the data pipeline, train on every cycle's
+ * batches, evaluate after each cycle, and clean up.
  *
  * @module
  */
 
 import type { TrainerFlags } from "../flags/specs.ts";
 import { defaultNumWorkers } from "../flags/specs.ts";
+import { UsageError } from "../errors.ts";
 import { drawSeed, loadDatasetFromFlags } from "../data/load_from_flags.ts";
 import type { Dataset } from "../data/types.ts";
+import { evaluateRanking } from "../eval/evaluate.ts";
+import { popularityScorer } from "../eval/popularity.ts";
+import { NeuMF } from "../model/neumf.ts";
+import { selectBackend } from "../model/select_backend.ts";
+import { Prng } from "../random/prng.ts";
 import {
   type Batch,
   type DataPipeline,
@@ -16,13 +23,36 @@ import {
   type TrainingCycle,
 } from "../pipeline/data_pipeline.ts";
 import type { ProcessContext } from "../pipeline/spawn_argv.ts";
+import {
+  dataFingerprint,
+  type EvalRecord,
+  type LoadedModelCheckpoint,
+  loadModelCheckpoint,
+  restoreModelState,
+} from "./model_checkpoint.ts";
+import { ModelLoop } from "./model_loop.ts";
+import { applyPretraining } from "./pretrain.ts";
+
+/** Stream of the model's initial weights. */
+export const MODEL_INIT_STREAM = 0x4d4f444c;
 
 /** What the training loop does with the data; the model plugs in here. */
 export interface TrainingLoop {
   /** Called once per batch, in order. */
   trainBatch(batch: Batch): void;
-  /** Called after each cycle. */
-  endCycle?(cycle: TrainingCycle): void | Promise<void>;
+  /** Called after each cycle; returning true stops the run early. */
+  endCycle?(cycle: TrainingCycle): boolean | void | Promise<boolean | void>;
+}
+
+/** Progress within a cycle, for a terminal progress bar. */
+export interface TrainingProgress {
+  cycle: number;
+  numCycles: number;
+  batches: number;
+  batchCount: number;
+  examplesPerSecond: number;
+  /** Seconds left in this cycle at the current rate. */
+  etaSeconds: number;
 }
 
 /** Options of {@linkcode runTrainer}. */
@@ -31,7 +61,9 @@ export interface TrainerOptions {
   signal?: AbortSignal;
   /** Receives each line the trainer reports. */
   print?: (line: string) => void;
-  /** Builds the training loop for the loaded data set (default: consume only). */
+  /** Receives progress about every 100 ms while a cycle trains. */
+  progress?: (p: TrainingProgress) => void;
+  /** Replaces the model's training loop (tests of the pipeline). */
   makeLoop?: (dataset: Dataset, seed: number) => TrainingLoop;
   /** Overrides how this process was started (tests). */
   processContext?: ProcessContext;
@@ -50,6 +82,12 @@ export interface TrainerResult {
   seed: number;
   cacheId: string;
   cycles: CycleReport[];
+  /** Every evaluation, resumed ones included (empty with `makeLoop`). */
+  history: EvalRecord[];
+  /** The most-popular baseline on the same evaluation. */
+  baseline?: { hr: number; ndcg: number };
+  /** The backend's description. */
+  backend?: string;
 }
 
 /**
@@ -62,8 +100,18 @@ export async function runTrainer(
 ): Promise<TrainerResult> {
   const print = options.print ?? (() => {});
   const signal = options.signal;
-  const seed = flags.seed ?? drawSeed();
-  print(`seed ${seed}${flags.seed === undefined ? " (drawn; pass --seed to repeat)" : ""}`);
+  const resumed = flags.resume ? await loadModelCheckpoint(flags.model_dir!) : undefined;
+  if (resumed !== undefined && flags.seed !== undefined && flags.seed !== resumed.meta.run.seed) {
+    throw new UsageError(
+      `Cannot resume with --seed ${flags.seed}: the checkpoint in ${flags.model_dir} was trained with seed ${resumed.meta.run.seed}`,
+    );
+  }
+  const seed = resumed?.meta.run.seed ?? flags.seed ?? drawSeed();
+  print(
+    `seed ${seed}${
+      flags.seed === undefined && resumed === undefined ? " (drawn; pass --seed to repeat)" : ""
+    }`,
+  );
   const { dataset } = await loadDatasetFromFlags(flags, {
     seed,
     signal,
@@ -71,10 +119,109 @@ export async function runTrainer(
   });
   print(
     `data ${flags.dataset}: ${dataset.numUsers} users, ${dataset.numItems} items, ` +
-      `${dataset.trainItems.length} training positives`,
+      `${dataset.trainItems.length} training positives, ${
+        dataset.evalNegOffsets.at(-1)! / dataset.numUsers
+      } ` +
+      `eval negatives per user${
+        dataset.numEvalCappedUsers > 0 ? ` (${dataset.numEvalCappedUsers} users capped)` : ""
+      }`,
   );
-  const loop = options.makeLoop?.(dataset, seed) ?? { trainBatch: () => {} };
   const numCycles = Math.ceil(flags.train_epochs / flags.epochs_between_evals);
+  let startCycle = 0;
+  let loop: TrainingLoop;
+  let modelLoop: ModelLoop | undefined;
+  let baseline: { hr: number; ndcg: number } | undefined;
+  let backendName: string | undefined;
+  if (options.makeLoop !== undefined) {
+    loop = options.makeLoop(dataset, seed);
+  } else {
+    const popularity = evaluateRanking(popularityScorer(dataset), dataset);
+    baseline = { hr: popularity.hr, ndcg: popularity.ndcg };
+    print(
+      `baseline most-popular  HR@10 ${popularity.hr.toFixed(4)}  NDCG@10 ${
+        popularity.ndcg.toFixed(4)
+      }`,
+    );
+    const { backend, description } = selectBackend(flags.backend);
+    backendName = description;
+    const prng = new Prng(seed, MODEL_INIT_STREAM);
+    const model = new NeuMF({
+      numUsers: dataset.numUsers,
+      numItems: dataset.numItems,
+      model: flags.model,
+      numFactors: flags.num_factors,
+      layers: flags.layers,
+      mfRegularization: flags.mf_regularization,
+      mlpRegularization: flags.mlp_regularization,
+      optimizer: flags.optimizer,
+      learningRate: flags.learning_rate,
+      beta1: flags.beta1,
+      beta2: flags.beta2,
+      epsilon: flags.epsilon,
+      maxBatchSize: flags.batch_size,
+      prng,
+      backend,
+    });
+    print(
+      `model ${flags.model}: ${flags.num_factors} factors, layers ${flags.layers.join(",")}, ` +
+        `${
+          model.parameters.values.length.toLocaleString("en-US")
+        } parameters, ${flags.optimizer}, ` +
+        `backend ${description}`,
+    );
+    const fingerprint = dataFingerprint(dataset);
+    if (resumed !== undefined) {
+      _checkResumable(resumed, flags, fingerprint);
+      restoreModelState(model, resumed);
+      startCycle = resumed.meta.run.cyclesDone;
+      print(
+        `resumed from ${flags.model_dir} after epoch ${resumed.meta.run.epochsDone} (cycle ${startCycle})`,
+      );
+    } else if (flags.pretrain_gmf !== undefined) {
+      applyPretraining(model, {
+        gmf: await loadModelCheckpoint(flags.pretrain_gmf),
+        mlp: await loadModelCheckpoint(flags.pretrain_mlp!),
+        alpha: flags.alpha,
+      }, { gmfDir: flags.pretrain_gmf, mlpDir: flags.pretrain_mlp });
+      print(
+        `pretrained from ${flags.pretrain_gmf} (GMF) and ${flags.pretrain_mlp} (MLP), alpha ${flags.alpha}`,
+      );
+    }
+    modelLoop = new ModelLoop({
+      model,
+      dataset,
+      run: {
+        seed,
+        dataset: flags.dataset,
+        dataFingerprint: fingerprint,
+        epochsBetweenEvals: flags.epochs_between_evals,
+        trainEpochs: flags.train_epochs,
+        batchSize: flags.batch_size,
+        numNeg: flags.num_neg,
+        spillover: flags.spillover,
+      },
+      prngState: prng.getState(),
+      history: resumed?.meta.history,
+      hrThreshold: flags.hr_threshold,
+      metricsFile: flags.metrics_file,
+      plot: flags.plot,
+      modelDir: flags.model_dir,
+      baseline,
+      print,
+    });
+    loop = modelLoop;
+    if (resumed?.meta.run.finished || startCycle >= numCycles) {
+      print("the checkpoint's run is already complete: nothing to train");
+      return {
+        seed,
+        cacheId: "",
+        cycles: [],
+        history: modelLoop.history,
+        baseline,
+        backend: backendName,
+      };
+    }
+  }
   const cacheDir = flags.cache_dir ?? flags.data_dir;
   const pipeline: DataPipeline = await startDataPipeline({
     cacheDir,
@@ -85,7 +232,7 @@ export async function runTrainer(
       num_neg: flags.num_neg,
       epochs_per_cycle: flags.epochs_between_evals,
       num_cycles: numCycles,
-      start_cycle: 0,
+      start_cycle: startCycle,
       train_batch_size: flags.batch_size,
       spillover: flags.spillover,
       cycles_to_buffer: flags.cycles_to_buffer,
@@ -107,7 +254,9 @@ export async function runTrainer(
     },
   });
   print(
-    `run ${pipeline.cacheId}: ${numCycles} cycles of ${flags.epochs_between_evals} epochs` +
+    `run ${pipeline.cacheId}: cycles ${startCycle}..${
+      numCycles - 1
+    } of ${flags.epochs_between_evals} epochs` +
       (pipeline.generatorPid === undefined ? "" : `, generator pid ${pipeline.generatorPid}`) +
       ` (log ${pipeline.paths.generatorLog})`,
   );
@@ -118,25 +267,77 @@ export async function runTrainer(
       const started = performance.now();
       let examples = 0;
       let batches = 0;
+      let lastProgress = started;
       for await (const batch of cycle.batches) {
         loop.trainBatch(batch);
         examples += batch.size;
         batches++;
+        if (options.progress !== undefined && performance.now() - lastProgress > 100) {
+          lastProgress = performance.now();
+          const rate = examples / ((lastProgress - started) / 1000);
+          options.progress({
+            cycle: cycle.index,
+            numCycles,
+            batches,
+            batchCount: cycle.manifest.batch_count,
+            examplesPerSecond: rate,
+            etaSeconds: (cycle.manifest.example_count - examples) / rate,
+          });
+        }
       }
       const seconds = (performance.now() - started) / 1000;
       cycles.push({ index: cycle.index, examples, batches, seconds });
-      print(
-        `cycle ${cycle.index}  ${examples.toLocaleString("en-US")} examples  ` +
-          `${batches.toLocaleString("en-US")} batches  ${
-            Math.round(examples / seconds).toLocaleString("en-US")
-          } ex/s`,
-      );
-      await loop.endCycle?.(cycle);
+      if (modelLoop === undefined) {
+        print(
+          `cycle ${cycle.index}  ${examples.toLocaleString("en-US")} examples  ` +
+            `${batches.toLocaleString("en-US")} batches  ${
+              Math.round(examples / seconds).toLocaleString("en-US")
+            } ex/s`,
+        );
+      }
+      const stop = await loop.endCycle?.(cycle);
       pipeline.check();
+      if (stop === true) break;
     }
     success = true;
   } finally {
     await pipeline.close({ success });
   }
-  return { seed, cacheId: pipeline.cacheId, cycles };
+  const history = modelLoop?.history ?? [];
+  if (history.length > 0) {
+    const best = history.reduce((a, b) => (b.hr > a.hr ? b : a));
+    print(
+      `best HR@10 ${best.hr.toFixed(4)}  NDCG@10 ${best.ndcg.toFixed(4)} at epoch ${best.epoch}` +
+        (baseline === undefined ? "" : `  (most-popular baseline HR@10 ${baseline.hr.toFixed(4)})`),
+    );
+  }
+  return { seed, cacheId: pipeline.cacheId, cycles, history, baseline, backend: backendName };
+}
+
+function _checkResumable(
+  resumed: LoadedModelCheckpoint,
+  flags: TrainerFlags,
+  fingerprint: string,
+): void {
+  const { meta } = resumed;
+  const mismatches: string[] = [];
+  const compare = (flag: string, have: unknown, want: unknown) => {
+    if (String(have) !== String(want)) {
+      mismatches.push(`--${flag} is ${want}, the checkpoint has ${have}`);
+    }
+  };
+  compare("model", meta.model.kind, flags.model);
+  compare("num_factors", meta.model.numFactors, flags.num_factors);
+  compare("layers", meta.model.layers.join(","), flags.layers.join(","));
+  compare("optimizer", meta.optimizer.kind, flags.optimizer);
+  compare("epochs_between_evals", meta.run.epochsBetweenEvals, flags.epochs_between_evals);
+  compare("batch_size", meta.run.batchSize, flags.batch_size);
+  compare("num_neg", meta.run.numNeg, flags.num_neg);
+  compare("spillover", meta.run.spillover, flags.spillover);
+  if (meta.run.dataFingerprint !== fingerprint) {
+    mismatches.push("the data set or its split differs from the checkpoint's");
+  }
+  if (mismatches.length > 0) {
+    throw new UsageError(`Cannot resume from ${flags.model_dir}: ${mismatches.join("; ")}`);
+  }
 }

@@ -144,8 +144,8 @@ export const SMALL = [
 
 /** A run long enough to interrupt at leisure. */
 export const LONG = [
-  "--synthetic_users=2000",
-  "--synthetic_items=1000",
+  "--synthetic_users=1000",
+  "--synthetic_items=500",
   "--num_eval_negatives=50",
   "--train_epochs=400",
   "--cycles_to_buffer=1",

@@ -19,7 +19,7 @@ Deno.test("the trainer runs the generator over several cycles and leaves nothing
       `--cache_dir=${cache}`,
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const cycles = r.stdout.split("\n").filter((l) => l.startsWith("cycle "));
+    const cycles = r.stdout.split("\n").filter((l) => l.startsWith("epoch "));
     assert.equal(cycles.length, 3, r.stdout);
     assert.match(r.stdout, /generator pid \d+/);
     assert.deepEqual(listDir(cache), []);
@@ -75,7 +75,7 @@ Deno.test("--nouse_subprocess prints the generator command and works with a sepa
     const [g, t] = await Promise.all([generator.output(), trainer.status]);
     assert.equal(t.code, 0, trainer.stderr.join("\n"));
     assert.equal(g.code, 0, new TextDecoder().decode(g.stderr));
-    assert.equal(trainer.stdout.filter((l) => l.startsWith("cycle ")).length, 3);
+    assert.equal(trainer.stdout.filter((l) => l.startsWith("epoch ")).length, 3);
     assert.deepEqual(listDir(cache), []);
   } finally {
     await Deno.remove(cache, { recursive: true });
@@ -87,7 +87,7 @@ Deno.test("a SIGKILLed generator makes the trainer exit 1 within 10 s, naming it
   try {
     const trainer = startCli(["trainer", ...LONG, "--seed=5", `--cache_dir=${cache}`]);
     const [, pid] = await trainer.waitForLine(/generator pid (\d+)/);
-    await trainer.waitForLine(/^cycle 0 /);
+    await trainer.waitForLine(/^epoch 1 /);
     const killedAt = performance.now();
     Deno.kill(Number(pid), "SIGKILL");
     const status = await trainer.status;
@@ -110,7 +110,7 @@ Deno.test("a SIGKILLed trainer makes the generator exit within 10 s and remove t
   try {
     const trainer = startCli(["trainer", ...LONG, "--seed=6", `--cache_dir=${cache}`]);
     const [, pid] = await trainer.waitForLine(/generator pid (\d+)/);
-    await trainer.waitForLine(/^cycle 0 /);
+    await trainer.waitForLine(/^epoch 1 /);
     trainer.child.kill("SIGKILL");
     await trainer.status;
     const seconds = await waitForExit(Number(pid), 10_000);
@@ -126,7 +126,7 @@ Deno.test("SIGINT on the trainer exits 130 with no process and no run folder lef
   try {
     const trainer = startCli(["trainer", ...LONG, "--seed=7", `--cache_dir=${cache}`]);
     const [, pid] = await trainer.waitForLine(/generator pid (\d+)/);
-    await trainer.waitForLine(/^cycle 1 /);
+    await trainer.waitForLine(/^epoch 2 /);
     trainer.child.kill("SIGINT");
     const status = await trainer.status;
     assert.equal(status.code, 130, trainer.stderr.join("\n"));
@@ -145,10 +145,10 @@ Deno.test("two trainers on one cache_dir at once both succeed", async () => {
     const [a, b] = await Promise.all([runCli(args), runCli(args)]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
-    // Same seed, same data: both saw the same cycles.
+    // Same seed, same data: both trained the same, bit for bit.
     const lines = (s: string) =>
-      s.split("\n").filter((l) => l.startsWith("cycle ")).map((l) =>
-        l.replace(/\s+[\d,]+ ex\/s$/, "")
+      s.split("\n").filter((l) => l.startsWith("epoch ")).map((l) =>
+        l.replace(/\s+[\d,]+ ex\/s.*$/, "")
       );
     assert.deepEqual(lines(a.stdout), lines(b.stdout));
     assert.notEqual(a.stdout.match(/run (\S+):/)![1], b.stdout.match(/run (\S+):/)![1]);

@@ -1,0 +1,153 @@
+/**
+ * The training loop that plugs the model into the data pipeline: one
+ * training step per batch; after each cycle an evaluation, a report line,
+ * the metrics file, the plot and the checkpoint, and the early-stop test.
+ *
+ * @module
+ */
+
+import type { Dataset } from "../data/types.ts";
+import { evaluateRanking } from "../eval/evaluate.ts";
+import type { LabeledBatch, NeuMF } from "../model/neumf.ts";
+import type { Batch, TrainingCycle } from "../pipeline/data_pipeline.ts";
+import { type FileWriter, writeFileAtomic } from "../pipeline/atomic_write.ts";
+import {
+  type EvalRecord,
+  type ModelCheckpointMeta,
+  saveModelCheckpoint,
+} from "./model_checkpoint.ts";
+import { renderTrainingPlot } from "./plot_svg.ts";
+import type { TrainingLoop } from "./trainer.ts";
+
+/** Options of {@linkcode ModelLoop}. */
+export interface ModelLoopOptions {
+  model: NeuMF;
+  dataset: Dataset;
+  /** Everything the checkpoint records about the run, but progress. */
+  run: Omit<ModelCheckpointMeta["run"], "cyclesDone" | "epochsDone" | "finished">;
+  /** State of the model's PRNG, recorded in checkpoints. */
+  prngState: Uint32Array;
+  /** Evaluations of earlier sessions (on resume). */
+  history?: EvalRecord[];
+  /** Stop once HR@10 reaches this. */
+  hrThreshold?: number;
+  metricsFile?: string;
+  plot?: string;
+  modelDir?: string;
+  /** The popularity baseline, drawn on the plot. */
+  baseline?: { hr: number; ndcg: number };
+  /** Receives report lines. */
+  print?: (line: string) => void;
+  /** The file-writing seam for checkpoints. */
+  writer?: FileWriter;
+}
+
+/**
+ * Trains `model` on the pipeline's batches and evaluates after each cycle.
+ */
+export class ModelLoop implements TrainingLoop {
+  /** Every evaluation so far (resumed ones included). */
+  readonly history: EvalRecord[];
+  #options: ModelLoopOptions;
+  #started = performance.now();
+  #lossSum = 0;
+  #examples = 0;
+  #trainSeconds = 0;
+  #batch: LabeledBatch = {
+    users: new Int32Array(0),
+    items: new Int32Array(0),
+    labels: new Int8Array(0),
+    count: 0,
+  };
+
+  constructor(options: ModelLoopOptions) {
+    this.#options = options;
+    this.history = [...(options.history ?? [])];
+  }
+
+  /** One training step. */
+  trainBatch(batch: Batch): void {
+    const b = this.#batch;
+    b.users = batch.users;
+    b.items = batch.items;
+    b.labels = batch.labels;
+    b.count = batch.size;
+    const t0 = performance.now();
+    const loss = this.#options.model.trainStep(b);
+    this.#trainSeconds += (performance.now() - t0) / 1000;
+    this.#lossSum += loss * batch.size;
+    this.#examples += batch.size;
+  }
+
+  /** Mean training loss of the current cycle so far. */
+  get cycleLoss(): number {
+    return this.#examples === 0 ? NaN : this.#lossSum / this.#examples;
+  }
+
+  /**
+   * Evaluates, reports, writes metrics, plot and checkpoint; returns true
+   * when HR@10 reached the threshold (stop early).
+   */
+  async endCycle(cycle: TrainingCycle): Promise<boolean> {
+    const o = this.#options;
+    const evaluation = evaluateRanking(o.model, o.dataset);
+    const record: EvalRecord = {
+      epoch: (cycle.index + 1) * o.run.epochsBetweenEvals,
+      cycle: cycle.index,
+      hr: evaluation.hr,
+      ndcg: evaluation.ndcg,
+      loss: this.cycleLoss,
+      train_examples_per_sec: Math.round(this.#examples / this.#trainSeconds),
+      eval_seconds: evaluation.seconds,
+      wall_seconds: (performance.now() - this.#started) / 1000,
+    };
+    this.#lossSum = 0;
+    this.#examples = 0;
+    this.#trainSeconds = 0;
+    this.history.push(record);
+    o.print?.(formatEvalLine(record));
+    if (o.metricsFile !== undefined) {
+      await Deno.writeTextFile(o.metricsFile, JSON.stringify(record) + "\n", { append: true });
+    }
+    if (o.plot !== undefined) {
+      await writeFileAtomic(o.plot, renderTrainingPlot(this.history, { baseline: o.baseline }));
+    }
+    const stop = o.hrThreshold !== undefined && record.hr >= o.hrThreshold;
+    if (o.modelDir !== undefined) {
+      await saveModelCheckpoint(o.modelDir, o.model, {
+        dataset: o.dataset,
+        run: {
+          ...o.run,
+          cyclesDone: cycle.index + 1,
+          epochsDone: record.epoch,
+          finished: stop,
+        },
+        prngState: o.prngState,
+        history: this.history,
+        writer: o.writer,
+      });
+    }
+    if (stop) {
+      o.print?.(`HR@10 ${record.hr.toFixed(4)} ≥ --hr_threshold ${o.hrThreshold}: stopping early`);
+    }
+    return stop;
+  }
+}
+
+/**
+ * The report line of one evaluation.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatEvalLine } from "./model_loop.ts";
+ * const line = formatEvalLine({ epoch: 3, cycle: 2, hr: 0.65123, ndcg: 0.38412, loss: 0.28901,
+ *   train_examples_per_sec: 412000, eval_seconds: 0.1, wall_seconds: 9 });
+ * assert.equal(line, "epoch 3  HR@10 0.6512  NDCG@10 0.3841  loss 0.2890  412,000 ex/s  eval 0.10 s");
+ * ```
+ */
+export function formatEvalLine(r: EvalRecord): string {
+  return `epoch ${r.epoch}  HR@10 ${r.hr.toFixed(4)}  NDCG@10 ${r.ndcg.toFixed(4)}  loss ${
+    r.loss.toFixed(4)
+  }  ${r.train_examples_per_sec.toLocaleString("en-US")} ex/s  eval ${r.eval_seconds.toFixed(2)} s`;
+}
