@@ -53,6 +53,9 @@ const COMMANDS: Record<string, Command> = {
           console.log(line);
         },
         progress: bar?.show,
+        onPhase: Deno.env.get("NCF_TRACE") === "1"
+          ? (phase) => console.error(`trace ${phase}`)
+          : undefined,
       });
       return 0;
     },

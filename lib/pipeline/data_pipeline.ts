@@ -90,6 +90,8 @@ export interface DataPipeline {
   cycles(): AsyncGenerator<TrainingCycle>;
   /** Throws if the generator is dead or the run was aborted. */
   check(): void;
+  /** The longest gap between the generator's heartbeats seen so far, in seconds. */
+  readonly maxHeartbeatGapSeconds: number;
   /**
    * Stops the generator (SIGTERM, then SIGKILL after `killGrace`) and removes
    * the run folder (unless keepCache); removes the generator log when
@@ -233,7 +235,16 @@ export async function startDataPipeline(options: DataPipelineOptions): Promise<D
     let lastCheck = performance.now();
     for (let s = 0; s < manifest.shards.length; s++) {
       const name = join(dir, manifest.shards[s]);
-      const columns = decodeShard(await Deno.readFile(name), name);
+      let bytes: Uint8Array;
+      try {
+        bytes = await Deno.readFile(name);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        throw new Error(
+          `Cannot read shard ${name}: ${join(dir, "ready.json")} names it, but it does not exist`,
+        );
+      }
+      const columns = decodeShard(bytes, name);
       if (columns.users.length !== manifest.shard_rows[s]) {
         throw new SyntaxError(
           `Cannot read shard ${name}: ${columns.users.length} rows, ready.json says ${
@@ -287,6 +298,9 @@ export async function startDataPipeline(options: DataPipelineOptions): Promise<D
     cycles,
     check,
     close,
+    get maxHeartbeatGapSeconds() {
+      return watcher.maxGapSeconds;
+    },
   };
 }
 

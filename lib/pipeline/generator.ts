@@ -163,7 +163,11 @@ async function _generate(
     }
     heartbeat.stop();
     await writeFileAtomic(paths.generatorAlive, `${FINISHED_MARK} ${Deno.pid}\n`);
-    log.info(`done: ${cyclesWritten} cycles`);
+    log.info(
+      `done: ${cyclesWritten} cycles; longest gap between trainer heartbeats ${
+        trainer.maxGapSeconds.toFixed(2)
+      } s`,
+    );
     return { outcome: "done", cyclesWritten };
   } catch (e) {
     if (e instanceof _Orphaned) throw e;

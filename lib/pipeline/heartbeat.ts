@@ -70,6 +70,8 @@ export interface HeartbeatWatcher {
   readonly seen: boolean;
   /** The content last read, if any. */
   readonly lastContent: string | undefined;
+  /** The longest time between two observed changes, in seconds. */
+  readonly maxGapSeconds: number;
 }
 
 /**
@@ -95,6 +97,7 @@ export function watchHeartbeat(
   let lastContent: string | undefined;
   let lastChange = now();
   let seen = false;
+  let maxGap = 0;
   const read = () => {
     try {
       return Deno.readTextFileSync(path);
@@ -107,6 +110,7 @@ export function watchHeartbeat(
       const content = read();
       const t = now();
       if (content !== undefined && content !== lastContent) {
+        if (seen) maxGap = Math.max(maxGap, (t - lastChange) / 1000);
         lastContent = content;
         lastChange = t;
         seen = true;
@@ -120,6 +124,9 @@ export function watchHeartbeat(
     },
     get lastContent() {
       return lastContent;
+    },
+    get maxGapSeconds() {
+      return maxGap;
     },
   };
 }

@@ -142,6 +142,12 @@ export async function saveCheckpoint<M>(
 ): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   const path = join(dir, CHECKPOINT_FILE);
+  // Temp files of writes a kill interrupted; one trainer writes a model_dir.
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.startsWith(`.${CHECKPOINT_FILE}.`) && entry.name.endsWith(".tmp")) {
+      await Deno.remove(join(dir, entry.name)).catch(() => {});
+    }
+  }
   await writeFileAtomic(path, encodeCheckpoint(data), options);
   return path;
 }

@@ -40,6 +40,8 @@ export interface ModelLoopOptions {
   print?: (line: string) => void;
   /** The file-writing seam for checkpoints. */
   writer?: FileWriter;
+  /** Told when evaluation and the checkpoint write begin (fault tests trace it). */
+  onPhase?: (phase: "evaluate" | "checkpoint") => void;
 }
 
 /**
@@ -90,6 +92,7 @@ export class ModelLoop implements TrainingLoop {
    */
   async endCycle(cycle: TrainingCycle): Promise<boolean> {
     const o = this.#options;
+    o.onPhase?.("evaluate");
     const evaluation = evaluateRanking(o.model, o.dataset);
     const record: EvalRecord = {
       epoch: (cycle.index + 1) * o.run.epochsBetweenEvals,
@@ -114,6 +117,7 @@ export class ModelLoop implements TrainingLoop {
     }
     const stop = o.hrThreshold !== undefined && record.hr >= o.hrThreshold;
     if (o.modelDir !== undefined) {
+      o.onPhase?.("checkpoint");
       await saveModelCheckpoint(o.modelDir, o.model, {
         dataset: o.dataset,
         run: {

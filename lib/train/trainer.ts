@@ -67,6 +67,8 @@ export interface TrainerOptions {
   makeLoop?: (dataset: Dataset, seed: number) => TrainingLoop;
   /** Overrides how this process was started (tests). */
   processContext?: ProcessContext;
+  /** Told when each phase begins (`NCF_TRACE=1` prints them for fault tests). */
+  onPhase?: (phase: "train" | "evaluate" | "checkpoint") => void;
 }
 
 /** One cycle's numbers. */
@@ -208,6 +210,7 @@ export async function runTrainer(
       modelDir: flags.model_dir,
       baseline,
       print,
+      onPhase: options.onPhase,
     });
     loop = modelLoop;
     if (resumed?.meta.run.finished || startCycle >= numCycles) {
@@ -264,6 +267,7 @@ export async function runTrainer(
   const cycles: CycleReport[] = [];
   try {
     for await (const cycle of pipeline.cycles()) {
+      options.onPhase?.("train");
       const started = performance.now();
       let examples = 0;
       let batches = 0;
@@ -303,6 +307,10 @@ export async function runTrainer(
   } finally {
     await pipeline.close({ success });
   }
+  print(
+    `generator heartbeat: longest gap ${pipeline.maxHeartbeatGapSeconds.toFixed(2)} s ` +
+      `(--heartbeat_timeout ${flags.heartbeat_timeout} s)`,
+  );
   const history = modelLoop?.history ?? [];
   if (history.length > 0) {
     const best = history.reduce((a, b) => (b.hr > a.hr ? b : a));
