@@ -55,12 +55,16 @@ function sleep(ms: number): Promise<void> {
 async function waitForTrace(
   p: ReturnType<typeof startCli>,
   phase: string,
-  timeoutMs = 60_000,
+  options: { occurrence?: number; timeoutMs?: number } = {},
 ): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
   const start = performance.now();
   let seen = 0;
+  let found = 0;
   while (performance.now() - start < timeoutMs) {
-    for (; seen < p.stderr.length; seen++) if (p.stderr[seen] === `trace ${phase}`) return;
+    for (; seen < p.stderr.length; seen++) {
+      if (p.stderr[seen] === `trace ${phase}` && ++found === (options.occurrence ?? 1)) return;
+    }
     if (p.child.pid && !processAlive(p.child.pid)) break;
     await sleep(5);
   }
@@ -140,7 +144,10 @@ function trainerKill(moment: Moment): Fault {
       ], { env: TRACE });
       const [, pid] = await p.waitForLine(/generator pid (\d+)/);
       await waitForTrace(p, "train");
-      if (moment !== "train") await waitForTrace(p, moment);
+      // During a checkpoint write: the second one, so a previous complete one exists.
+      if (moment !== "train") {
+        await waitForTrace(p, moment, { occurrence: moment === "checkpoint" ? 2 : 1 });
+      }
       await sleep(delayFor(moment, prng));
       p.child.kill("SIGKILL");
       const t0 = performance.now();
