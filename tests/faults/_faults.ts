@@ -23,6 +23,8 @@ export interface TrialResult {
   seconds: number;
   /** What went wrong, if anything. */
   detail: string;
+  /** The longest gap between generator heartbeats the trainers saw, if measured. */
+  heartbeatGap?: number;
 }
 
 /** One fault and how to inject it. */
@@ -75,9 +77,13 @@ function runFolders(cache: string): string[] {
   return listDir(cache).filter((n) => n.endsWith("_ncf_cache"));
 }
 
-function result(checks: [boolean, string][], seconds: number): TrialResult {
+function result(
+  checks: [boolean, string][],
+  seconds: number,
+  heartbeatGap?: number,
+): TrialResult {
   const failed = checks.filter(([ok]) => !ok).map(([, what]) => what);
-  return { passed: failed.length === 0, seconds, detail: failed.join("; ") };
+  return { passed: failed.length === 0, seconds, detail: failed.join("; "), heartbeatGap };
 }
 
 type Moment = "train" | "evaluate" | "checkpoint";
@@ -321,20 +327,24 @@ const fourTrainers: Fault = {
       r.stdout.filter((l) => l.startsWith("epoch ")).map((l) => l.replace(/\s+[\d,]+ ex\/s.*$/, ""))
         .join("|")
     );
-    return result([
+    return result(
       [
-        statuses.every((s) => s.code === 0),
-        `exit codes ${statuses.map((s) => s.code)}: ${
-          runs.map((r) => r.stderr.join(" ")).join(" / ").slice(0, 400)
-        }`,
+        [
+          statuses.every((s) => s.code === 0),
+          `exit codes ${statuses.map((s) => s.code)}: ${
+            runs.map((r) => r.stderr.join(" ")).join(" / ").slice(0, 400)
+          }`,
+        ],
+        [
+          metrics[0] === metrics[2] && metrics[1] === metrics[3],
+          "same-seed runs differ (a run read another's files?)",
+        ],
+        [gaps.every((g) => g <= HEARTBEAT_TIMEOUT / 3), `heartbeat gaps ${gaps} s`],
+        [listDir(cache).length === 0, `left in cache: ${listDir(cache)}`],
       ],
-      [
-        metrics[0] === metrics[2] && metrics[1] === metrics[3],
-        "same-seed runs differ (a run read another's files?)",
-      ],
-      [gaps.every((g) => g < HEARTBEAT_TIMEOUT / 3 + 1), `heartbeat gaps ${gaps} s`],
-      [listDir(cache).length === 0, `left in cache: ${listDir(cache)}`],
-    ], seconds);
+      seconds,
+      Math.max(...gaps),
+    );
   },
 };
 

@@ -4,7 +4,7 @@
  * fault, trials, passed, worst time to exit. Exit code 1 if any trial failed.
  */
 
-import { FAULTS, runTrial } from "./_faults.ts";
+import { FAULTS, HEARTBEAT_TIMEOUT, runTrial } from "./_faults.ts";
 
 const args = Deno.args;
 const option = (name: string) => {
@@ -17,6 +17,7 @@ const only = option("only");
 console.log(`fault suite: ${trials} trials per fault, seed ${seed}`);
 const rows: string[][] = [];
 let failures = 0;
+let worstGap = 0;
 for (const fault of FAULTS) {
   if (only !== undefined && !fault.name.includes(only)) continue;
   const skip = await fault.skip?.();
@@ -29,6 +30,7 @@ for (const fault of FAULTS) {
   let worst = 0;
   for (let t = 0; t < trials; t++) {
     const r = await runTrial(fault, seed * 1000 + t);
+    if (r.heartbeatGap !== undefined) worstGap = Math.max(worstGap, r.heartbeatGap);
     if (r.passed) passed++;
     else failures++;
     worst = Math.max(worst, Number.isNaN(r.seconds) ? Infinity : r.seconds);
@@ -47,4 +49,11 @@ console.log();
 console.log(line(header));
 console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
 for (const row of rows) console.log(line(row));
+console.log(
+  `\nlongest gap between generator heartbeats seen under four concurrent trainers: ${
+    worstGap.toFixed(2)
+  } s (the suite's --heartbeat_timeout is ${HEARTBEAT_TIMEOUT} s: 3× the bound it checks, ${
+    HEARTBEAT_TIMEOUT / 3
+  } s)`,
+);
 Deno.exit(failures === 0 ? 0 : 1);
