@@ -8,17 +8,8 @@
 import { UsageError } from "../errors.ts";
 import { boolFlag, enumFlag, floatFlag, intFlag, intListFlag, stringFlag } from "./flags.ts";
 import type { FlagValues } from "./flags.ts";
-
-/** Data sets the tool reads. */
-export const DATASETS = [
-  "synthetic",
-  "ml-1m",
-  "ml-20m",
-  "ml-latest-small",
-  "ml-100k",
-  "csv",
-  "ncf",
-] as const;
+import { DATASET_NAMES } from "../data/load_dataset.ts";
+import { GROUPLENS_BASE_URL } from "../data/download.ts";
 
 /** Models `--model` names. */
 export const MODELS = ["GMF", "MLP", "NeuMF"] as const;
@@ -30,17 +21,14 @@ export const BACKENDS = ["auto", "blas", "ts"] as const;
 /** Data sets `ncf download` fetches from GroupLens. */
 export const DOWNLOADABLE_DATASETS = ["ml-1m", "ml-20m", "ml-100k", "ml-latest-small"] as const;
 
-/** Where GroupLens publishes the MovieLens zips and their checksums. */
-export const GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/";
-
 const _dataDir = stringFlag("Folder of raw data and downloads.", { default: "data" });
 const _downloadUrl = stringFlag("Base URL of the MovieLens zips and their .md5 files.", {
-  default: GROUPLENS_URL,
+  default: GROUPLENS_BASE_URL,
 });
 
 /** Flags that choose and preprocess a data set (trainer and inspect). */
 export const DATA_FLAGS = {
-  dataset: enumFlag("Data set to use.", DATASETS, { default: "synthetic" }),
+  dataset: enumFlag("Data set to use.", DATASET_NAMES, { default: "synthetic" }),
   data_dir: _dataDir,
   ratings_file: stringFlag(
     "Ratings file for --dataset csv; path prefix of the split files for --dataset ncf.",

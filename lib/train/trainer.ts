@@ -121,9 +121,7 @@ export async function runTrainer(
   });
   print(
     `data ${flags.dataset}: ${dataset.numUsers} users, ${dataset.numItems} items, ` +
-      `${dataset.trainItems.length} training positives, ${
-        dataset.evalNegOffsets.at(-1)! / dataset.numUsers
-      } ` +
+      `${dataset.trainItems.length} training positives, up to ${_maxEvalNegatives(dataset)} ` +
       `eval negatives per user${
         dataset.numEvalCappedUsers > 0 ? ` (${dataset.numEvalCappedUsers} users capped)` : ""
       }`,
@@ -348,4 +346,12 @@ function _checkResumable(
   if (mismatches.length > 0) {
     throw new UsageError(`Cannot resume from ${flags.model_dir}: ${mismatches.join("; ")}`);
   }
+}
+
+function _maxEvalNegatives(dataset: Dataset): number {
+  let widest = 0;
+  for (let u = 0; u < dataset.numUsers; u++) {
+    widest = Math.max(widest, dataset.evalNegOffsets[u + 1] - dataset.evalNegOffsets[u]);
+  }
+  return widest;
 }
