@@ -312,7 +312,7 @@ const fourTrainers: Fault = {
       (_, i) =>
         startCli([
           ...TRAINER.filter((f) => !f.startsWith("--train_epochs")),
-          "--train_epochs=2",
+          "--train_epochs=3",
           `--seed=${seed + (i % 2)}`,
           `--cache_dir=${cache}`,
           `--model_dir=${dir}/m${i}`,
