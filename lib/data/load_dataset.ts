@@ -72,11 +72,11 @@ export interface LoadDatasetOptions {
   numEvalNegatives?: number;
   /** Seed of the run (synthetic data, evaluation negatives). */
   seed: number;
-  /** Synthetic users; default 2000. */
+  /** Synthetic users; default 1500. */
   syntheticUsers?: number;
-  /** Synthetic items; default 1000. */
+  /** Synthetic items; default 1500. */
   syntheticItems?: number;
-  /** Synthetic mean interactions per user; default 60. */
+  /** Synthetic mean interactions per user; default 40. */
   syntheticRatingsPerUser?: number;
   /** Receives warnings (users dropped for having no possible negative). */
   onWarning?: (message: string) => void;

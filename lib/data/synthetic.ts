@@ -29,12 +29,12 @@ export const SYNTHETIC_ZIPF_EXPONENT = 1;
 export interface SyntheticOptions {
   /** Seed of the run. */
   seed: number;
-  /** Users (raw ids 1..numUsers); default 2000. */
+  /** Users (raw ids 1..numUsers); default 1500. */
   numUsers?: number;
-  /** Items (raw ids 1..numItems); default 1000, at least 4. */
+  /** Items (raw ids 1..numItems); default 1500, at least 4. */
   numItems?: number;
   /**
-   * Mean interactions per user, at least 2; default 60. Each user gets
+   * Mean interactions per user, at least 2; default 40. Each user gets
    * `min(20, mean)` plus a lognormal extra, capped at numItems / 2 (so the
    * actual mean is lower when the cap bites).
    */
@@ -87,9 +87,9 @@ export function generateSynthetic(options: SyntheticOptions): RawInteractions {
  */
 export function generateSyntheticTruth(options: SyntheticOptions): SyntheticTruth {
   const seed = options.seed;
-  const numUsers = options.numUsers ?? 2000;
-  const numItems = options.numItems ?? 1000;
-  const mean = options.meanRatingsPerUser ?? 60;
+  const numUsers = options.numUsers ?? 1500;
+  const numItems = options.numItems ?? 1500;
+  const mean = options.meanRatingsPerUser ?? 40;
   if (!Number.isSafeInteger(numUsers) || numUsers < 1) {
     throw new RangeError(
       `Cannot generate synthetic data: numUsers ${numUsers} is not an integer ≥ 1`,

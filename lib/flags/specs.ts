@@ -43,10 +43,10 @@ export const DATA_FLAGS = {
     min: 0,
     max: Number.MAX_SAFE_INTEGER,
   }),
-  synthetic_users: intFlag("Users of --dataset synthetic.", { default: 2000, min: 2 }),
-  synthetic_items: intFlag("Items of --dataset synthetic.", { default: 2000, min: 3 }),
+  synthetic_users: intFlag("Users of --dataset synthetic.", { default: 1500, min: 2 }),
+  synthetic_items: intFlag("Items of --dataset synthetic.", { default: 1500, min: 3 }),
   synthetic_ratings_per_user: intFlag("Mean interactions per user of --dataset synthetic.", {
-    default: 60,
+    default: 40,
     min: 20,
   }),
   download_if_missing: boolFlag("Download a MovieLens data set that is not in --data_dir.", {
