@@ -123,7 +123,11 @@ export async function runTrainer(
     `data ${flags.dataset}: ${dataset.numUsers} users, ${dataset.numItems} items, ` +
       `${dataset.trainItems.length} training positives, up to ${_maxEvalNegatives(dataset)} ` +
       `eval negatives per user${
-        dataset.numEvalCappedUsers > 0 ? ` (${dataset.numEvalCappedUsers} users capped)` : ""
+        dataset.numEvalCappedUsers > 0
+          ? ` (${dataset.numEvalCappedUsers} user${
+            dataset.numEvalCappedUsers === 1 ? "" : "s"
+          } capped)`
+          : ""
       }`,
   );
   const numCycles = Math.ceil(flags.train_epochs / flags.epochs_between_evals);
