@@ -14,11 +14,13 @@
 
 import { join } from "node:path";
 import type { ExampleColumns } from "./epoch_kernels.ts";
-import { encodeShard } from "./shards.ts";
+import { encodeShardInto, shardByteLength } from "./shards.ts";
 import { type FileWriter, writeFileAtomic } from "./atomic_write.ts";
 
 /** Rows per shard, rounded down to whole batches. */
 export const SHARD_TARGET_ROWS = 1 << 20;
+/** Shards being written at once. */
+const _WRITES_IN_FLIGHT = 2;
 
 /** The arithmetic of a run's cycles. */
 export interface CyclePlan {
@@ -136,6 +138,11 @@ export interface WriteCycleOptions {
 /**
  * Writes cycle `cycle` into the existing folder `dir`: shards published by
  * rename, then `ready.json` last. Returns the carry into the next cycle.
+ *
+ * Whole shards are encoded straight from the epochs' columns (one copy) and
+ * up to two are written at once; when a write fails, the others end first,
+ * then the first failure in shard order is thrown and `ready.json` is not
+ * written.
  */
 export async function writeCycle(
   cycle: number,
@@ -145,7 +152,16 @@ export async function writeCycle(
   const { plan, carry, source } = options;
   const bs = plan.batchSize;
   const shardRows = Math.max(1, Math.floor(SHARD_TARGET_ROWS / bs)) * bs;
-  const buffer = _emptyColumns(shardRows);
+  // Whole shards are encoded straight from the epoch's columns; only the
+  // rows that straddle an epoch (or cycle) boundary wait in `pending`.
+  const pending = _emptyColumns(shardRows);
+  // Up to _WRITES_IN_FLIGHT shards are written at once, each from its own
+  // buffer (the oldest write is awaited before its buffer is reused).
+  const files = Array.from(
+    { length: _WRITES_IN_FLIGHT },
+    () => new Uint8Array(shardByteLength(shardRows)),
+  );
+  const writes: Promise<void>[] = [];
   const manifest: ReadyManifest = {
     cycle,
     batch_size: bs,
@@ -155,40 +171,55 @@ export async function writeCycle(
     shard_rows: [],
   };
   let fill = 0;
-  const flush = async (rows: number) => {
-    const name = `shard_${String(manifest.shards.length).padStart(5, "0")}.arrow`;
-    await writeFileAtomic(join(dir, name), encodeShard(buffer, 0, rows), {
-      writer: options.writer,
+  const flush = async (columns: ExampleColumns, start: number, rows: number) => {
+    const index = manifest.shards.length;
+    const name = `shard_${String(index).padStart(5, "0")}.arrow`;
+    if (writes.length === _WRITES_IN_FLIGHT) await writes.shift();
+    const bytes = encodeShardInto(files[index % _WRITES_IN_FLIGHT], columns, {
+      start,
+      end: start + rows,
     });
+    const write = writeFileAtomic(join(dir, name), bytes, { writer: options.writer });
+    write.catch(() => {}); // awaited in order below
+    writes.push(write);
     manifest.shards.push(name);
     manifest.shard_rows.push(rows);
     manifest.example_count += rows;
-    buffer.users.copyWithin(0, rows, fill);
-    buffer.items.copyWithin(0, rows, fill);
-    buffer.labels.copyWithin(0, rows, fill);
-    fill -= rows;
     await options.checkpoint?.();
+  };
+  const keep = (columns: ExampleColumns, start: number, end: number) => {
+    pending.users.set(columns.users.subarray(start, end), fill);
+    pending.items.set(columns.items.subarray(start, end), fill);
+    pending.labels.set(columns.labels.subarray(start, end), fill);
+    fill += end - start;
   };
   const push = async (columns: ExampleColumns, length: number) => {
     let at = 0;
-    while (at < length) {
-      const take = Math.min(shardRows - fill, length - at);
-      buffer.users.set(columns.users.subarray(at, at + take), fill);
-      buffer.items.set(columns.items.subarray(at, at + take), fill);
-      buffer.labels.set(columns.labels.subarray(at, at + take), fill);
-      fill += take;
-      at += take;
-      if (fill === shardRows) await flush(shardRows);
+    if (fill > 0) {
+      at = Math.min(shardRows - fill, length);
+      keep(columns, 0, at);
+      if (fill < shardRows) return;
+      await flush(pending, 0, shardRows);
+      fill = 0;
     }
+    for (; length - at >= shardRows; at += shardRows) await flush(columns, at, shardRows);
+    keep(columns, at, length);
   };
-  await push(carry, carry.users.length);
-  for (let e = 0; e < plan.epochsPerCycle; e++) {
-    await push(await source(cycle * plan.epochsPerCycle + e), plan.epochSize);
-  }
   const keepsCarry = plan.spillover && cycle < plan.numCycles - 1;
-  const rest = keepsCarry ? fill - (fill % bs) : fill;
-  if (rest > 0) await flush(rest);
-  const nextCarry = _sliceColumns(buffer, 0, fill);
+  let rest = 0;
+  try {
+    await push(carry, carry.users.length);
+    for (let e = 0; e < plan.epochsPerCycle; e++) {
+      await push(await source(cycle * plan.epochsPerCycle + e), plan.epochSize);
+    }
+    rest = keepsCarry ? fill - (fill % bs) : fill;
+    if (rest > 0) await flush(pending, 0, rest);
+    while (writes.length > 0) await writes.shift();
+  } finally {
+    // On failure, let the other writes end (each cleans up after itself).
+    await Promise.allSettled(writes);
+  }
+  const nextCarry = _sliceColumns(pending, rest, fill);
   manifest.batch_count = Math.ceil(manifest.example_count / bs);
   await writeFileAtomic(join(dir, "ready.json"), JSON.stringify(manifest, null, 2) + "\n", {
     writer: options.writer,

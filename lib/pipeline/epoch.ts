@@ -2,32 +2,36 @@
  * One epoch of training examples: every positive once, `numNeg` fresh
  * negatives per positive, the whole epoch shuffled. The epoch is a pure
  * function of (seed, epoch index); the work is split into tasks over fixed
- * blocks, chunks and buckets (see `epoch_kernels.ts`) that any number of
- * workers can run in any order.
+ * blocks of users and shuffle buckets (see `epoch_kernels.ts`) that any
+ * number of workers can run in any order.
  *
  * @module
  */
 
 import {
-  assignBuckets,
+  countBuckets,
   type ExampleColumns,
-  fillExamples,
-  partPrng,
+  fillBuckets,
   type Positives,
-  scatterChunk,
-  shuffleRange,
+  shuffleBucket,
   STREAM_BUCKETS,
   STREAM_NEGATIVES,
   STREAM_SHUFFLE,
 } from "./epoch_kernels.ts";
+import { Prng } from "../random/prng.ts";
 
-/** Users per fill block: fixed, so the bytes never depend on the workers. */
-export const USERS_PER_BLOCK = 512;
-/** Examples per bucket-assignment chunk. */
-export const CHUNK_SIZE = 1 << 16;
-/** Target examples per shuffle bucket (about 300 KB of columns). */
-export const BUCKET_SIZE = 1 << 15;
-const _MAX_BUCKETS = 65535;
+/** Target examples per block of users (blocks hold whole users). */
+export const BLOCK_SIZE = 1 << 18;
+/** At most this many blocks: larger epochs get larger blocks. */
+const _MAX_BLOCKS = 1024;
+/**
+ * Most examples per shuffle bucket on average (1 MiB packed): buckets are
+ * a power of two in number, so their mean size is between half this and
+ * this. Fewer, larger buckets make phase 2's scattered writes cheaper and
+ * phase 3's shuffles dearer; this is the measured sweet spot.
+ */
+export const BUCKET_SIZE = 1 << 17;
+const _MAX_BUCKETS = 1 << 16;
 
 /** The fixed partition of an epoch into tasks. */
 export interface EpochLayout {
@@ -37,12 +41,17 @@ export interface EpochLayout {
   /** Examples per epoch: positives × (1 + numNeg). */
   size: number;
   numBlocks: number;
-  numChunks: number;
+  /** First user of each block, then numUsers (length numBlocks + 1). */
+  blockUsers: Int32Array;
+  /** A power of two. */
   numBuckets: number;
 }
 
 /**
- * The layout of an epoch over `positives`.
+ * The layout of an epoch over `positives`: blocks of whole users of about
+ * {@linkcode BLOCK_SIZE} examples, a power of two of buckets of at most
+ * {@linkcode BUCKET_SIZE} examples on average.
+ * It depends on the data only, never on the number of workers.
  *
  * @example
  * ```ts
@@ -50,40 +59,57 @@ export interface EpochLayout {
  * import { epochLayout } from "./epoch.ts";
  * const positives = { offsets: Int32Array.of(0, 2, 3), items: Int32Array.of(0, 1, 2) };
  * const layout = epochLayout(positives, { numItems: 4, numNeg: 4 });
- * assert.ok(layout.size === 15 && layout.numBuckets === 1);
+ * assert.ok(layout.size === 15 && layout.numBuckets === 1 && layout.numBlocks === 1);
  * ```
  */
 export function epochLayout(
   positives: Positives,
   options: { numItems: number; numNeg: number },
 ): EpochLayout {
-  const numUsers = positives.offsets.length - 1;
-  const size = positives.items.length * (1 + options.numNeg);
+  const offsets = positives.offsets;
+  const numUsers = offsets.length - 1;
+  const multiplier = 1 + options.numNeg;
+  const size = positives.items.length * multiplier;
   if (size > 2 ** 31 - 1) {
     throw new RangeError(`Cannot make epochs of ${size} examples: at most 2^31 - 1 fit`);
   }
+  if (options.numItems > 2 ** 31) {
+    throw new RangeError(`Cannot make epochs over ${options.numItems} items: at most 2^31 fit`);
+  }
+  const blockSize = Math.max(BLOCK_SIZE, Math.ceil(size / _MAX_BLOCKS));
+  const starts = [0];
+  for (let u = 0, examples = 0; u < numUsers; u++) {
+    examples += (offsets[u + 1] - offsets[u]) * multiplier;
+    if (examples >= blockSize && u + 1 < numUsers) {
+      starts.push(u + 1);
+      examples = 0;
+    }
+  }
+  starts.push(numUsers);
+  let numBuckets = 1;
+  while (numBuckets * BUCKET_SIZE < size && numBuckets < _MAX_BUCKETS) numBuckets *= 2;
   return {
     numUsers,
     numItems: options.numItems,
     numNeg: options.numNeg,
     size,
-    numBlocks: Math.ceil(numUsers / USERS_PER_BLOCK),
-    numChunks: Math.ceil(size / CHUNK_SIZE),
-    numBuckets: Math.max(1, Math.min(_MAX_BUCKETS, Math.ceil(size / BUCKET_SIZE))),
+    numBlocks: starts.length - 1,
+    blockUsers: Int32Array.from(starts),
+    numBuckets,
   };
 }
 
 /** Every buffer an epoch needs; reused from epoch to epoch. */
 export interface EpochBuffers {
   positives: Positives;
-  /** Canonical order (phase 1 output). */
-  canonical: ExampleColumns;
+  /** The examples bucket by bucket, two int32 words each (phase 2 output). */
+  packed: Int32Array;
   /** Shuffled order (the epoch). */
   shuffled: ExampleColumns;
-  /** Bucket of each canonical example. */
-  buckets: Uint16Array;
-  /** Per chunk, per bucket: counts, then (after prefix sums) cursors. */
+  /** Per block, per bucket: counts, then (after prefix sums) cursors. */
   cursors: Int32Array;
+  /** Where each bucket starts, then the epoch size (length numBuckets + 1). */
+  bucketStarts: Int32Array;
 }
 
 /**
@@ -92,11 +118,6 @@ export interface EpochBuffers {
  */
 export function allocateEpochBuffers(positives: Positives, layout: EpochLayout): EpochBuffers {
   const n = layout.size;
-  const columns = (): ExampleColumns => ({
-    users: new Int32Array(new SharedArrayBuffer(n * 4)),
-    items: new Int32Array(new SharedArrayBuffer(n * 4)),
-    labels: new Int8Array(new SharedArrayBuffer(n)),
-  });
   const shared = (a: Int32Array) => {
     const s = new Int32Array(new SharedArrayBuffer(a.length * 4));
     s.set(a);
@@ -104,16 +125,20 @@ export function allocateEpochBuffers(positives: Positives, layout: EpochLayout):
   };
   return {
     positives: { offsets: shared(positives.offsets), items: shared(positives.items) },
-    canonical: columns(),
-    shuffled: columns(),
-    buckets: new Uint16Array(new SharedArrayBuffer(n * 2)),
-    cursors: new Int32Array(new SharedArrayBuffer(layout.numChunks * layout.numBuckets * 4)),
+    packed: new Int32Array(new SharedArrayBuffer(n * 8)),
+    shuffled: {
+      users: new Int32Array(new SharedArrayBuffer(n * 4)),
+      items: new Int32Array(new SharedArrayBuffer(n * 4)),
+      labels: new Int8Array(new SharedArrayBuffer(n)),
+    },
+    cursors: new Int32Array(new SharedArrayBuffer(layout.numBlocks * layout.numBuckets * 4)),
+    bucketStarts: new Int32Array(new SharedArrayBuffer((layout.numBuckets + 1) * 4)),
   };
 }
 
-/** One unit of epoch work. `[start, end)` counts blocks, chunks or buckets. */
+/** One unit of epoch work. `[start, end)` counts blocks or buckets. */
 export interface EpochTask {
-  phase: "fill" | "assign" | "scatter" | "shuffle";
+  phase: "count" | "fill" | "shuffle";
   epoch: number;
   start: number;
   end: number;
@@ -136,68 +161,62 @@ export interface EpochContext {
  * const positives = { offsets: Int32Array.of(0, 1), items: Int32Array.of(0) };
  * const layout = epochLayout(positives, { numItems: 3, numNeg: 1 });
  * const buffers = allocateEpochBuffers(positives, layout);
- * runEpochTask({ layout, buffers, seed: 1 }, { phase: "fill", epoch: 0, start: 0, end: 1 });
- * assert.ok(buffers.canonical.labels.join() === "1,0");
+ * runEpochTask({ layout, buffers, seed: 1 }, { phase: "count", epoch: 0, start: 0, end: 1 });
+ * assert.ok(buffers.cursors[0] === 2);
  * ```
  */
 export function runEpochTask(context: EpochContext, task: EpochTask): void {
   const { layout, buffers, seed } = context;
-  const { positives, canonical, shuffled, buckets, cursors } = buffers;
+  const { positives, packed, shuffled, cursors, bucketStarts } = buffers;
+  const { blockUsers, numBuckets } = layout;
   const multiplier = 1 + layout.numNeg;
-  const nb = layout.numBuckets;
   for (let part = task.start; part < task.end; part++) {
     switch (task.phase) {
-      case "fill": {
-        const userStart = part * USERS_PER_BLOCK;
-        const userEnd = Math.min(layout.numUsers, userStart + USERS_PER_BLOCK);
-        fillExamples(positives, canonical, {
-          userStart,
-          userEnd,
-          outOffset: positives.offsets[userStart] * multiplier,
+      case "count": {
+        const counts = cursors.subarray(part * numBuckets, (part + 1) * numBuckets);
+        counts.fill(0);
+        const offsets = positives.offsets;
+        countBuckets(counts, {
+          examples: (offsets[blockUsers[part + 1]] - offsets[blockUsers[part]]) * multiplier,
+          prng: new Prng(seed, STREAM_BUCKETS, task.epoch, part),
+        });
+        break;
+      }
+      case "fill":
+        fillBuckets(positives, packed, {
+          userStart: blockUsers[part],
+          userEnd: blockUsers[part + 1],
           numItems: layout.numItems,
           numNeg: layout.numNeg,
-          prng: partPrng(seed, STREAM_NEGATIVES, task.epoch, part),
+          cursor: cursors.subarray(part * numBuckets, (part + 1) * numBuckets),
+          negativePrng: new Prng(seed, STREAM_NEGATIVES, task.epoch, part),
+          bucketPrng: new Prng(seed, STREAM_BUCKETS, task.epoch, part),
         });
         break;
-      }
-      case "assign": {
-        const counts = cursors.subarray(part * nb, (part + 1) * nb);
-        counts.fill(0);
-        assignBuckets(buckets, counts, {
-          start: part * CHUNK_SIZE,
-          end: Math.min(layout.size, (part + 1) * CHUNK_SIZE),
-          prng: partPrng(seed, STREAM_BUCKETS, task.epoch, part),
+      case "shuffle":
+        shuffleBucket(packed, shuffled, {
+          start: bucketStarts[part],
+          end: bucketStarts[part + 1],
+          prng: new Prng(seed, STREAM_SHUFFLE, task.epoch, part),
         });
         break;
-      }
-      case "scatter":
-        scatterChunk(canonical, shuffled, {
-          buckets,
-          cursor: cursors.subarray(part * nb, (part + 1) * nb),
-          start: part * CHUNK_SIZE,
-          end: Math.min(layout.size, (part + 1) * CHUNK_SIZE),
-        });
-        break;
-      case "shuffle": {
-        // After scatter, the cursor of the last chunk in bucket b is the end of
-        // bucket b, and the end of bucket b - 1 is bucket b's start.
-        const last = (layout.numChunks - 1) * nb;
-        const start = part === 0 ? 0 : cursors[last + part - 1];
-        shuffleRange(shuffled, {
-          start,
-          end: cursors[last + part],
-          prng: partPrng(seed, STREAM_SHUFFLE, task.epoch, part),
-        });
-        break;
-      }
     }
   }
 }
 
 /** Runs batches of epoch tasks, inline or on workers. */
 export interface EpochRunner {
-  /** Runs every task (in any order) and resolves when all are done. */
+  /**
+   * Runs every task (in any order) and resolves when all are done. One
+   * batch at a time: a batch is only given once the one before resolved.
+   */
   run(tasks: EpochTask[]): Promise<void>;
+  /**
+   * True when tasks run off the calling thread (workers), so that
+   * {@linkcode makeEpoch} may start the next epoch while the caller is busy
+   * with this one. Default false.
+   */
+  readonly background?: boolean;
 }
 
 /**
@@ -234,9 +253,28 @@ function _tasks(phase: EpochTask["phase"], epoch: number, count: number, grain: 
   return tasks;
 }
 
+/** An epoch whose phases 1 and 2 were started ahead, per context. */
+const _ahead = new WeakMap<EpochContext, { epoch: number; done: Promise<void> }>();
+
+/** Phases 1 and 2 of `epoch`: `packed` holds its examples bucket by bucket. */
+async function _countAndFill(context: EpochContext, runner: EpochRunner, epoch: number) {
+  const { layout, buffers } = context;
+  await runner.run(_tasks("count", epoch, layout.numBlocks, 2));
+  _countsToCursors(buffers, layout);
+  await runner.run(_tasks("fill", epoch, layout.numBlocks, 2));
+}
+
 /**
  * Makes epoch `epoch` (a global index: cycle × epochs_per_cycle + epoch in
- * cycle) into `context.buffers.shuffled` and returns those columns.
+ * cycle) into `context.buffers.shuffled` and returns those columns, which
+ * stay valid until the next call for `context`. One call at a time per
+ * context.
+ *
+ * With a background runner (workers) and more than one core, it then starts
+ * phases 1 and 2 of epoch `epoch + 1` (which do not touch the returned
+ * columns), so they overlap whatever the caller does with this epoch (such
+ * as writing shards); the next call waits for them, and uses them if it
+ * asks for that epoch. The bytes are the same either way.
  */
 export async function makeEpoch(
   context: EpochContext,
@@ -244,25 +282,38 @@ export async function makeEpoch(
   epoch: number,
 ): Promise<ExampleColumns> {
   const { layout, buffers } = context;
-  await runner.run(_tasks("fill", epoch, layout.numBlocks, 8));
-  await runner.run(_tasks("assign", epoch, layout.numChunks, 16));
-  _countsToCursors(buffers.cursors, layout);
-  await runner.run(_tasks("scatter", epoch, layout.numChunks, 16));
-  await runner.run(_tasks("shuffle", epoch, layout.numBuckets, 64));
+  const ahead = _ahead.get(context);
+  _ahead.delete(context);
+  if (ahead !== undefined) await ahead.done;
+  if (ahead?.epoch !== epoch) await _countAndFill(context, runner, epoch);
+  await runner.run(_tasks("shuffle", epoch, layout.numBuckets, 32));
+  if (runner.background === true && navigator.hardwareConcurrency > 1) {
+    const done = _countAndFill(context, runner, epoch + 1);
+    // A failure surfaces at the next call; none may go unhandled meanwhile.
+    done.catch(() => {});
+    _ahead.set(context, { epoch: epoch + 1, done });
+  }
   return buffers.shuffled;
 }
 
-/** Turns per-chunk bucket counts into each chunk's first slot per bucket. */
-function _countsToCursors(cursors: Int32Array, layout: EpochLayout): void {
+/**
+ * Turns per-block bucket counts into each block's first slot per bucket
+ * (buckets in order, blocks in order within a bucket), and records where
+ * each bucket starts.
+ */
+function _countsToCursors(buffers: EpochBuffers, layout: EpochLayout): void {
+  const { cursors, bucketStarts } = buffers;
   const nb = layout.numBuckets;
-  const nc = layout.numChunks;
+  const blocks = layout.numBlocks;
   let position = 0;
   for (let b = 0; b < nb; b++) {
-    for (let c = 0; c < nc; c++) {
-      const i = c * nb + b;
+    bucketStarts[b] = position;
+    for (let k = 0; k < blocks; k++) {
+      const i = k * nb + b;
       const count = cursors[i];
       cursors[i] = position;
       position += count;
     }
   }
+  bucketStarts[nb] = position;
 }

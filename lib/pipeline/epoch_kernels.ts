@@ -3,23 +3,31 @@
  * and index ranges, so the main thread and the generator's workers run the
  * very same code on disjoint parts of one epoch.
  *
- * An epoch is made in four phases (see `epoch.ts`):
- * 1. `fillExamples`: each block of users writes its positives and freshly
- *    sampled negatives, in canonical order, at a fixed offset;
- * 2. `assignBuckets`: each chunk of the canonical order draws a random bucket
- *    per example and counts them;
- * 3. `scatterChunk`: each chunk copies its examples to their buckets;
- * 4. `shuffleRange`: each bucket is shuffled in place (Fisher–Yates).
+ * An epoch is made in three phases (see `epoch.ts`):
+ * 1. `countBuckets`: each block of users draws a random shuffle bucket for
+ *    each of its examples (in canonical order: each positive, then its
+ *    negatives) and counts them per bucket;
+ * 2. `fillBuckets`: each block replays the same bucket draws while it makes
+ *    its examples — positives and freshly sampled negatives — and writes
+ *    each straight into its bucket, packed as two int32 words;
+ * 3. `shuffleBucket`: each bucket is shuffled in place (Fisher–Yates) and
+ *    unpacked into the epoch's columns.
  * A uniform random bucket per example followed by a uniform shuffle of every
  * bucket is a uniform permutation of the whole epoch; working bucket by bucket
  * keeps memory access local. Every random draw comes from a stream fixed by
- * (seed, epoch, block/chunk/bucket), never by which worker runs it, so the
- * bytes do not depend on the number of workers.
+ * (seed, epoch, block/bucket), never by which worker runs it, so the bytes
+ * do not depend on the number of workers.
+ *
+ * Random words are drawn in blocks ({@linkcode Prng.fillUint32}). Buckets
+ * (a power of two in number) are the top bits of 16-bit halves of words;
+ * other uniform integers below n come from {@linkcode wordBelow}. Both are
+ * exactly uniform. Hot loops call nothing that V8 cannot inline: buffers are
+ * refilled in an outer loop, which the inner loop leaves when one runs dry.
  *
  * @module
  */
 
-import { Prng } from "../random/prng.ts";
+import type { Prng } from "../random/prng.ts";
 
 /** Stream tags that keep the phases' random streams apart. */
 export const STREAM_NEGATIVES = 1;
@@ -41,6 +49,67 @@ export interface ExampleColumns {
   users: Int32Array;
   items: Int32Array;
   labels: Int8Array;
+}
+
+const _TWO_POW_32 = 4294967296;
+const _TWO_POW_MINUS_32 = 1 / 4294967296;
+/** Words per refill of a kernel's random buffer. */
+const _WORDS = 1024;
+/** 16-bit halves per buffer of words. */
+const _HALVES = 2 * _WORDS;
+/**
+ * A user's negatives are drawn by rejection while at least this share of all
+ * items are candidates (at most 4 draws per negative expected); below it
+ * (a user with more than 3/4 of all items), by bisection.
+ */
+const _REJECTION_MIN_SHARE = 0.25;
+/** A packed example's label bit (the item is in the low 31 bits). */
+const _LABEL_BIT = 0x80000000;
+
+// Per-thread scratch (each worker has its own module instance).
+const _wordsA = new Uint32Array(_WORDS);
+const _wordsB = new Uint32Array(_WORDS);
+let _seen = new Int32Array(0);
+
+/**
+ * Maps a uniform 32-bit word `x` to a uniform integer in `[0, n)`, or -1 when
+ * the word must be rejected (and another drawn): Lemire's multiply-shift,
+ * `floor(x * n / 2^32)`, rejecting the words whose low product part
+ * `x * n mod 2^32` falls below `2^32 mod n` (there are `2^32 mod n` of
+ * them), so that every result has exactly `floor(2^32 / n)` words. The
+ * product is exact: as one float when `n <= 2^21` (below 2^53), else from
+ * 16-bit halves. A word is rejected with probability below `n / 2^32`.
+ *
+ * @param x An integer in [0, 2^32).
+ * @param n An integer in [1, 2^32].
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { wordBelow } from "./epoch_kernels.ts";
+ * assert.ok(wordBelow(0x80000001, 10) === 5);
+ * assert.ok(wordBelow(0xffffffff, 10) === 9);
+ * assert.ok(wordBelow(0x80000000, 10) === -1); // low part 0 < 2^32 mod 10 = 6
+ * ```
+ */
+export function wordBelow(x: number, n: number): number {
+  let r: number;
+  let low: number;
+  if (n <= 0x200000) {
+    const m = x * n;
+    r = Math.floor(m * _TWO_POW_MINUS_32);
+    low = m - r * _TWO_POW_32;
+  } else {
+    // x * n = a * 2^16 + b = aHigh * 2^32 + t, every term below 2^53.
+    const a = (x >>> 16) * n;
+    const b = (x & 0xffff) * n;
+    const aHigh = Math.floor(a / 65536);
+    const t = (a - aHigh * 65536) * 65536 + b;
+    const tHigh = Math.floor(t * _TWO_POW_MINUS_32);
+    r = aHigh + tHigh;
+    low = t - tHigh * _TWO_POW_32;
+  }
+  return low < n && low < _TWO_POW_32 % n ? -1 : r;
 }
 
 /**
@@ -67,152 +136,233 @@ export function nthNonPositive(items: Int32Array, start: number, end: number, r:
   return r + lo;
 }
 
+/** log2 of `n`, which must be a power of two in [1, 2^16]. */
+function _bucketBits(n: number): number {
+  const bits = Math.round(Math.log2(n));
+  if (!(n >= 1 && n <= 65536 && 2 ** bits === n)) {
+    throw new RangeError(`Cannot draw among ${n} buckets: need a power of two in [1, 2^16]`);
+  }
+  return bits;
+}
+
 /**
- * Phase 1: writes the examples of users `[userStart, userEnd)` at
- * `outOffset`: each positive (label 1) followed by `numNeg` negatives
- * (label 0) drawn uniformly from the items the user has no positive for.
+ * Phase 1: draws a bucket in `[0, counts.length)` (a power of two, at most
+ * 2^16) for each of `examples` examples from `prng` and counts them into
+ * `counts` (zeroed by the caller). {@linkcode fillBuckets} replays the same
+ * draws. Each random word gives two buckets: the top bits of its low, then
+ * of its high 16-bit half (exactly uniform, nothing rejected).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { fillExamples } from "./epoch_kernels.ts";
+ * import { countBuckets } from "./epoch_kernels.ts";
  * import { Prng } from "../random/prng.ts";
- * const positives = { offsets: Int32Array.of(0, 1), items: Int32Array.of(0) };
- * const out = { users: new Int32Array(3), items: new Int32Array(3), labels: new Int8Array(3) };
- * fillExamples(positives, out, { userStart: 0, userEnd: 1, outOffset: 0, numItems: 3, numNeg: 2, prng: new Prng(1) });
- * assert.ok(out.labels.join() === "1,0,0" && out.items[1] !== 0);
+ * const counts = new Int32Array(4);
+ * countBuckets(counts, { examples: 10, prng: new Prng(3) });
+ * assert.ok(counts.reduce((a, b) => a + b) === 10);
  * ```
  */
-export function fillExamples(
+export function countBuckets(counts: Int32Array, options: { examples: number; prng: Prng }): void {
+  const shift = 16 - _bucketBits(counts.length);
+  const { examples, prng } = options;
+  const words = _wordsA;
+  let i = 0;
+  let w = _HALVES;
+  // Refills happen outside the inner loop: a call inside it slows it down.
+  while (i < examples) {
+    if (w === _HALVES) {
+      prng.fillUint32(words);
+      w = 0;
+    }
+    const stop = Math.min(examples, i + _HALVES - w);
+    for (; i < stop; i++, w++) {
+      // Half w of the buffer: the low half of word w >> 1 when w is even.
+      const word = words[w >>> 1];
+      counts[((w & 1) === 0 ? word & 0xffff : word >>> 16) >>> shift]++;
+    }
+  }
+}
+
+/**
+ * Phase 2: makes the examples of users `[userStart, userEnd)` in canonical
+ * order — each positive (label 1) followed by `numNeg` negatives (label 0)
+ * drawn uniformly from the items the user has no positive for — and writes
+ * each into the bucket `bucketPrng` draws for it (the draws of
+ * {@linkcode countBuckets}; `cursor.length` buckets), at `cursor[bucket]++`,
+ * packed in `packed` as the words `user, item | label << 31`.
+ *
+ * Negatives are drawn by rejection (a uniform item, redrawn while it is a
+ * positive: checked in a bitmap of the user's positives) unless the user has
+ * more than 3/4 of all items; then the `r`-th non-positive is found by
+ * bisection ({@linkcode nthNonPositive}). Both are exact.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fillBuckets } from "./epoch_kernels.ts";
+ * import { Prng } from "../random/prng.ts";
+ * const positives = { offsets: Int32Array.of(0, 1), items: Int32Array.of(0) };
+ * const packed = new Int32Array(6);
+ * fillBuckets(positives, packed, {
+ *   userStart: 0, userEnd: 1, numItems: 3, numNeg: 2, cursor: Int32Array.of(0),
+ *   negativePrng: new Prng(1), bucketPrng: new Prng(2),
+ * });
+ * assert.ok(packed.join() === `0,${0x80000000 | 0},0,${packed[3]},0,${packed[5]}`);
+ * assert.ok(packed[3] !== 0 && packed[5] !== 0);
+ * ```
+ */
+export function fillBuckets(
   positives: Positives,
-  out: ExampleColumns,
+  packed: Int32Array,
   options: {
     userStart: number;
     userEnd: number;
-    outOffset: number;
     numItems: number;
     numNeg: number;
-    prng: Prng;
+    /** Per bucket: where this block's next example goes; advanced. */
+    cursor: Int32Array;
+    negativePrng: Prng;
+    bucketPrng: Prng;
   },
 ): void {
   const { offsets, items } = positives;
-  const { users: outUsers, items: outItems, labels: outLabels } = out;
-  const { numItems, numNeg, prng } = options;
-  let o = options.outOffset;
-  for (let u = options.userStart; u < options.userEnd; u++) {
-    const start = offsets[u];
-    const end = offsets[u + 1];
-    const candidates = numItems - (end - start);
-    for (let p = start; p < end; p++) {
-      outUsers[o] = u;
-      outItems[o] = items[p];
-      outLabels[o] = 1;
-      o++;
-      for (let n = 0; n < numNeg; n++) {
-        outUsers[o] = u;
-        outItems[o] = nthNonPositive(items, start, end, prng.nextInt(candidates));
-        outLabels[o] = 0;
-        o++;
+  const { numItems, numNeg, cursor, negativePrng, bucketPrng, userEnd } = options;
+  const shift = 16 - _bucketBits(cursor.length);
+  const seenWords = (numItems + 31) >>> 5;
+  if (_seen.length < seenWords) _seen = new Int32Array(seenWords);
+  const seen = _seen;
+  const negWords = _wordsA;
+  const bucketWords = _wordsB;
+  let nw = _WORDS;
+  let bw = _HALVES;
+  // The position: example k (0: the positive) of positive p of user u.
+  let u = options.userStart - 1;
+  let start = 0;
+  let end = 0;
+  let p = 0;
+  let k = 0;
+  let candidates = 0;
+  let bisect = false;
+  let marked = false; // `seen` holds user u's positives
+  // Refills happen in the outer loop only (a call inside the inner loop
+  // slows it down): the inner loop leaves, keeping its place, when a buffer
+  // runs dry.
+  refill: for (;;) {
+    if (nw === _WORDS) {
+      negativePrng.fillUint32(negWords);
+      nw = 0;
+    }
+    if (bw === _HALVES) {
+      bucketPrng.fillUint32(bucketWords);
+      bw = 0;
+    }
+    for (;;) {
+      if (p === end) {
+        if (marked) {
+          for (let q = start; q < end; q++) seen[items[q] >>> 5] = 0;
+          marked = false;
+        }
+        if (++u >= userEnd) break refill;
+        start = offsets[u];
+        end = offsets[u + 1];
+        p = start;
+        candidates = numItems - (end - start);
+        if (candidates <= 0 && numNeg > 0 && end > start) {
+          throw new RangeError(
+            `Cannot sample negatives for user ${u}: they have a positive for every item`,
+          );
+        }
+        bisect = candidates < numItems * _REJECTION_MIN_SHARE;
+        if (!bisect && numNeg > 0) {
+          for (let q = start; q < end; q++) {
+            const item = items[q];
+            seen[item >>> 5] |= 1 << (item & 31);
+          }
+          marked = true;
+        }
+        continue;
+      }
+      if (bw === _HALVES) continue refill;
+      let word: number;
+      if (k === 0) {
+        word = items[p] | _LABEL_BIT;
+      } else if (bisect) {
+        let r: number;
+        do {
+          if (nw === _WORDS) continue refill;
+          r = wordBelow(negWords[nw++], candidates);
+        } while (r < 0);
+        word = nthNonPositive(items, start, end, r);
+      } else {
+        let item: number;
+        do {
+          if (nw === _WORDS) continue refill;
+          item = wordBelow(negWords[nw++], numItems);
+        } while (item < 0 || (seen[item >>> 5] & (1 << (item & 31))) !== 0);
+        word = item;
+      }
+      const bucketWord = bucketWords[bw >>> 1];
+      const b = ((bw & 1) === 0 ? bucketWord & 0xffff : bucketWord >>> 16) >>> shift;
+      bw++;
+      const d = 2 * cursor[b]++;
+      packed[d] = u;
+      packed[d + 1] = word;
+      if (++k > numNeg) {
+        k = 0;
+        p++;
       }
     }
   }
 }
 
 /**
- * Phase 2: draws a bucket in `[0, numBuckets)` for each example of
- * `[start, end)` into `buckets`, and counts them into `counts`
- * (length numBuckets, zeroed by the caller).
+ * Phase 3: shuffles the packed examples `[start, end)` in place
+ * (Fisher–Yates) and unpacks them into `out` at the same positions.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { assignBuckets } from "./epoch_kernels.ts";
+ * import { shuffleBucket } from "./epoch_kernels.ts";
  * import { Prng } from "../random/prng.ts";
- * const buckets = new Uint16Array(10);
- * const counts = new Int32Array(4);
- * assignBuckets(buckets, counts, { start: 0, end: 10, prng: new Prng(3) });
- * assert.ok(counts.reduce((a, b) => a + b) === 10);
+ * const packed = Int32Array.of(0, 0x80000000 | 0, 1, 1, 2, 2);
+ * const out = { users: new Int32Array(3), items: new Int32Array(3), labels: new Int8Array(3) };
+ * shuffleBucket(packed, out, { start: 0, end: 3, prng: new Prng(2) });
+ * assert.ok([...out.users].sort().join() === "0,1,2");
+ * assert.ok(out.labels[out.users.indexOf(0)] === 1 && out.items[out.users.indexOf(2)] === 2);
  * ```
  */
-export function assignBuckets(
-  buckets: Uint16Array,
-  counts: Int32Array,
+export function shuffleBucket(
+  packed: Int32Array,
+  out: ExampleColumns,
   options: { start: number; end: number; prng: Prng },
 ): void {
-  const numBuckets = counts.length;
-  const prng = options.prng;
-  for (let i = options.start; i < options.end; i++) {
-    const b = prng.nextInt(numBuckets);
-    buckets[i] = b;
-    counts[b]++;
+  const { start, end, prng } = options;
+  const words = _wordsA;
+  let i = end - 1;
+  // Refills happen in the outer loop only (see fillBuckets).
+  refill: while (i > start) {
+    prng.fillUint32(words);
+    let w = 0;
+    while (i > start) {
+      if (w === _WORDS) continue refill;
+      const j = wordBelow(words[w++], i - start + 1);
+      if (j < 0) continue;
+      const a = 2 * i;
+      const b = 2 * (start + j);
+      const user = packed[a];
+      const word = packed[a + 1];
+      packed[a] = packed[b];
+      packed[a + 1] = packed[b + 1];
+      packed[b] = user;
+      packed[b + 1] = word;
+      i--;
+    }
   }
-}
-
-/**
- * Phase 3: copies examples `[start, end)` of `from` to `to`, each at
- * `cursor[bucket]++` (the caller sets `cursor` to this chunk's first slot in
- * each bucket).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { scatterChunk } from "./epoch_kernels.ts";
- * const from = { users: Int32Array.of(1, 2), items: Int32Array.of(3, 4), labels: Int8Array.of(1, 0) };
- * const to = { users: new Int32Array(2), items: new Int32Array(2), labels: new Int8Array(2) };
- * scatterChunk(from, to, { buckets: Uint16Array.of(1, 0), cursor: Int32Array.of(0, 1), start: 0, end: 2 });
- * assert.ok(to.users.join() === "2,1");
- * ```
- */
-export function scatterChunk(
-  from: ExampleColumns,
-  to: ExampleColumns,
-  options: { buckets: Uint16Array; cursor: Int32Array; start: number; end: number },
-): void {
-  const { buckets, cursor } = options;
-  const fu = from.users, fi = from.items, fl = from.labels;
-  const tu = to.users, ti = to.items, tl = to.labels;
-  for (let i = options.start; i < options.end; i++) {
-    const d = cursor[buckets[i]]++;
-    tu[d] = fu[i];
-    ti[d] = fi[i];
-    tl[d] = fl[i];
+  const { users, items, labels } = out;
+  for (let k = start; k < end; k++) {
+    users[k] = packed[2 * k];
+    const word = packed[2 * k + 1];
+    items[k] = word & 0x7fffffff;
+    labels[k] = word >>> 31;
   }
-}
-
-/**
- * Phase 4: shuffles examples `[start, end)` in place (Fisher–Yates).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { shuffleRange } from "./epoch_kernels.ts";
- * import { Prng } from "../random/prng.ts";
- * const c = { users: Int32Array.of(0, 1, 2), items: Int32Array.of(0, 1, 2), labels: new Int8Array(3) };
- * shuffleRange(c, { start: 0, end: 3, prng: new Prng(2) });
- * assert.ok(c.users.join() === c.items.join());
- * ```
- */
-export function shuffleRange(
-  columns: ExampleColumns,
-  options: { start: number; end: number; prng: Prng },
-): void {
-  const { users, items, labels } = columns;
-  const { start, prng } = options;
-  for (let i = options.end - 1; i > start; i--) {
-    const j = start + prng.nextInt(i - start + 1);
-    const u = users[i];
-    users[i] = users[j];
-    users[j] = u;
-    const it = items[i];
-    items[i] = items[j];
-    items[j] = it;
-    const l = labels[i];
-    labels[i] = labels[j];
-    labels[j] = l;
-  }
-}
-
-/** Creates the PRNG of one part of one epoch. */
-export function partPrng(seed: number, stream: number, epoch: number, part: number): Prng {
-  return new Prng(seed, stream, epoch, part);
 }

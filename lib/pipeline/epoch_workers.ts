@@ -49,6 +49,7 @@ export function startEpochWorkers(context: EpochContext, count: number): EpochWo
   }
   let nextId = 0;
   return {
+    background: true,
     run(tasks: EpochTask[]): Promise<void> {
       return new Promise((resolve, reject) => {
         let next = 0;

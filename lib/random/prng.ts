@@ -87,6 +87,43 @@ export class Prng {
     return r;
   }
 
+  /**
+   * Fills `out` with the next `out.length` values of
+   * {@linkcode Prng.nextUint32}: the same values in the same order, and the
+   * generator ends in the same state, but much faster in bulk (hot loops
+   * draw a block of words at a time).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Prng } from "./prng.ts";
+   * const words = new Uint32Array(3);
+   * new Prng(5).fillUint32(words);
+   * const one = new Prng(5);
+   * assert.deepEqual([...words], [one.nextUint32(), one.nextUint32(), one.nextUint32()]);
+   * ```
+   */
+  fillUint32(out: Uint32Array): void {
+    const s = this.#s;
+    let s0 = s[0] | 0, s1 = s[1] | 0, s2 = s[2] | 0, s3 = s[3] | 0;
+    const n = out.length;
+    for (let i = 0; i < n; i++) {
+      const m = Math.imul(s1, 5);
+      out[i] = Math.imul((m << 7) | (m >>> 25), 9);
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+  }
+
   /** A uniform float in [0, 1) with 53 random bits. */
   nextFloat(): number {
     const hi = this.nextUint32() >>> 5; // 27 bits

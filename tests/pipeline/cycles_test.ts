@@ -190,6 +190,49 @@ Deno.test("a failed shard write publishes nothing and names the file", async () 
   }
 });
 
+Deno.test("a failed write of a later shard fails the cycle after the other writes end", async () => {
+  // 2.5 shards of rows from a stand-in epoch; the second shard's write fails
+  // while others may be in flight.
+  const rows = Math.floor(2.5 * (1 << 20));
+  const epoch: ExampleColumns = {
+    users: new Int32Array(rows),
+    items: new Int32Array(rows),
+    labels: new Int8Array(rows),
+  };
+  const plan = {
+    epochSize: rows,
+    epochsPerCycle: 1,
+    numCycles: 1,
+    batchSize: 256,
+    spillover: true,
+  };
+  const dir = await Deno.makeTempDir();
+  let calls = 0;
+  const flaky: FileWriter = {
+    writeFile: async (path, data) => {
+      if (calls++ === 1) throw new Deno.errors.Interrupted("No space left on device (os error 28)");
+      await Deno.writeFile(path, data, { createNew: true });
+    },
+  };
+  try {
+    await assert.rejects(
+      () =>
+        writeCycle(0, dir, {
+          plan,
+          carry: EMPTY,
+          source: () => Promise.resolve(epoch),
+          writer: flaky,
+        }),
+      /Cannot write .*shard_00001\.arrow: No space left on device/,
+    );
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.ok(!names.includes("ready.json") && !names.includes("shard_00001.arrow"), `${names}`);
+    assert.ok(names.every((name) => /^shard_\d{5}\.arrow$/.test(name)), `${names}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("parseReadyManifest() rejects malformed manifests, naming the path", async (t) => {
   const cases = [
     "",

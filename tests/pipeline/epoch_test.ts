@@ -127,6 +127,57 @@ Deno.test("the same seed gives the same epoch bytes with 0, 1 and 2 workers", as
   assert.notDeepEqual(copy(await makeEpoch(other, inlineRunner(other), 3)).items, results[0].items);
 });
 
+Deno.test("workers that start the next epoch ahead give the same epochs in any order", async () => {
+  const numItems = 600;
+  const positives = randomPositives(5, { numUsers: 2000, numItems, maxPerUser: 40 });
+  const inline = context(positives, numItems, 4, 13);
+  const expected = new Map<number, ReturnType<typeof copy>>();
+  for (const e of [2, 3, 4, 5]) {
+    expected.set(e, copy(await makeEpoch(inline, inlineRunner(inline), e)));
+  }
+  const ctx = context(positives, numItems, 4, 13);
+  const pool = startEpochWorkers(ctx, 2);
+  try {
+    // 3 then 4 (made ahead), then 2 and 2 again (not the one made ahead), then 5 twice.
+    for (const e of [3, 4, 2, 2, 5, 5]) {
+      assert.deepEqual(copy(await makeEpoch(ctx, pool, e)), expected.get(e), `epoch ${e}`);
+    }
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("an example's place in the epoch does not depend on its place in canonical order", async () => {
+  // Canonical order is by user; after the shuffle the users must be spread
+  // over the whole epoch, across buckets: no correlation with position.
+  const numItems = 400;
+  const positives = randomPositives(6, { numUsers: 6000, numItems, maxPerUser: 30 });
+  const ctx = context(positives, numItems, 4, 3);
+  assert.ok(ctx.layout.numBuckets >= 4, `${ctx.layout.numBuckets} buckets`);
+  const epoch = await makeEpoch(ctx, inlineRunner(ctx), 0);
+  const n = ctx.layout.size;
+  let sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+  for (let i = 0; i < n; i++) {
+    const x = i / n;
+    const y = epoch.users[i] / 6000;
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    syy += y * y;
+    sxy += x * y;
+  }
+  const r = (sxy / n - (sx / n) * (sy / n)) /
+    Math.sqrt((sxx / n - (sx / n) ** 2) * (syy / n - (sy / n) ** 2));
+  assert.ok(Math.abs(r) < 0.01, `correlation ${r}`);
+  // Each bucket-sized stretch of the epoch holds users from all over.
+  const stretch = Math.floor(n / ctx.layout.numBuckets);
+  for (let b = 0; b < ctx.layout.numBuckets; b++) {
+    const users = epoch.users.subarray(b * stretch, (b + 1) * stretch);
+    const mean = users.reduce((a, u) => a + u, 0) / users.length;
+    assert.ok(Math.abs(mean / 6000 - 0.5) < 0.02, `stretch ${b}: mean user ${mean}`);
+  }
+});
+
 Deno.test("epochLayout() refuses epochs beyond 2^31 - 1 examples", () => {
   const positives = { offsets: Int32Array.of(0, 1), items: new Int32Array(1) };
   assert.throws(
