@@ -16,7 +16,7 @@ export const MODELS = ["GMF", "MLP", "NeuMF"] as const;
 /** Optimizers `--optimizer` names. */
 export const OPTIMIZERS = ["adam", "lazy_adam"] as const;
 /** Matrix-product backends `--backend` names. */
-export const BACKENDS = ["auto", "blas", "ts"] as const;
+export const BACKENDS = ["auto", "blas", "wasm", "ts"] as const;
 
 /** Data sets `ncf download` fetches from GroupLens. */
 export const DOWNLOADABLE_DATASETS = ["ml-1m", "ml-20m", "ml-100k", "ml-latest-small"] as const;
@@ -63,7 +63,7 @@ export const RECOMMEND_FLAGS = {
   model_dir: stringFlag("Folder of a trained model's checkpoint.", { required: true as const }),
   user: stringFlag("The user's id as in the data set.", { required: true as const }),
   k: intFlag("Items to recommend.", { default: 10, min: 1 }),
-  backend: enumFlag("Matrix products: blas, ts or auto.", BACKENDS, { default: "auto" }),
+  backend: enumFlag("Matrix products: blas, wasm, ts or auto.", BACKENDS, { default: "auto" }),
 };
 
 /** Flags of `ncf export`. */
@@ -147,9 +147,13 @@ export const TRAINER_FLAGS = {
     min: 0,
     max: 1,
   }),
-  backend: enumFlag("Matrix products: blas (system OpenBLAS), ts (TypeScript) or auto.", BACKENDS, {
-    default: "auto",
-  }),
+  backend: enumFlag(
+    "Matrix products: blas (system OpenBLAS), wasm (WebAssembly SIMD), ts (TypeScript) or auto.",
+    BACKENDS,
+    {
+      default: "auto",
+    },
+  ),
   metrics_file: stringFlag("Append one JSON object per evaluation to this file.", {}),
   plot: stringFlag("Draw HR@10, NDCG@10 and loss by epoch into this SVG file.", {}),
   model_dir: stringFlag("Keep a checkpoint here after every evaluation.", {}),

@@ -12,7 +12,18 @@
  * ```
  *
  * (PyTorch adds ε to the bias-corrected `√v̂` instead; the two differ only
- * in how ε is scaled.) Arithmetic is float64, storage float32.
+ * in how ε is scaled.) `lr_t` is computed in float64; the per-element
+ * update is float32 arithmetic throughout (as PyTorch's and TensorFlow's
+ * CPU kernels), each operation rounded to float32 in the order written
+ * above, with `β1`, `β2`, `1 − β1`, `1 − β2`, `lr_t` and `ε` rounded to
+ * float32 first. Moments whose magnitude falls below the smallest normal
+ * float32 are flushed to zero.
+ *
+ * When the parameters live in a {@linkcode WasmArena} (see
+ * `Parameters`' `allocate` option), the moments are allocated there too and
+ * the update runs the WebAssembly SIMD kernel (four elements at a time);
+ * the TypeScript loop rounds with `Math.fround` after every operation, so
+ * both give the same bits.
  *
  * `Adam` updates every parameter every step (rows a batch did not touch
  * still move, with g = 0). `LazyAdam` updates only the rows of the sparse
@@ -26,6 +37,7 @@
 
 import type { TouchedRows } from "./embedding.ts";
 import type { Parameters } from "./parameters.ts";
+import { type WasmArena, wasmArenaOf, type WasmKernels } from "./wasm_arena.ts";
 
 /** Hyper-parameters, with the paper's / Keras' defaults. */
 export interface AdamOptions {
@@ -76,7 +88,11 @@ export interface Optimizer {
 /** Smallest normal float32; moments below it are flushed to zero. */
 const _FLT_MIN = 1.1754943508222875e-38;
 
-/** One Adam update over `[start, end)` of the flat buffers; zeroes the gradients. */
+/**
+ * One Adam update over `[start, end)` of the flat buffers in float32
+ * arithmetic (every operation rounded by `Math.fround`, constants already
+ * float32); zeroes the gradients.
+ */
 function _adamRange(
   values: Float32Array,
   grads: Float32Array,
@@ -84,25 +100,32 @@ function _adamRange(
   v: Float32Array,
   start: number,
   end: number,
-  beta1: number,
-  beta2: number,
-  lrT: number,
-  epsilon: number,
+  k: _Constants,
 ): void {
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
+  const f = Math.fround;
+  const { b1, b2, c1, c2, lr, eps } = k;
   for (let i = start; i < end; i++) {
     const g = grads[i];
     grads[i] = 0;
-    let mi = beta1 * m[i] + c1 * g;
-    let vi = beta2 * v[i] + c2 * g * g;
+    let mi = f(f(b1 * m[i]) + f(c1 * g));
+    let vi = f(f(b2 * v[i]) + f(f(c2 * g) * g));
     // Flush float32 subnormals to zero (as TF's CPU kernels do): they hit slow paths.
     if (mi < _FLT_MIN && mi > -_FLT_MIN) mi = 0;
     if (vi < _FLT_MIN) vi = 0;
     m[i] = mi;
     v[i] = vi;
-    values[i] -= lrT * mi / (Math.sqrt(vi) + epsilon);
+    values[i] = values[i] - f(f(lr * mi) / f(f(Math.sqrt(vi)) + eps));
   }
+}
+
+/** The float32 constants of one step. */
+interface _Constants {
+  b1: number;
+  b2: number;
+  c1: number;
+  c2: number;
+  lr: number;
+  eps: number;
 }
 
 /** State and bookkeeping shared by both optimizers (composition, not inheritance). */
@@ -115,6 +138,9 @@ class _AdamCore {
   readonly m: Float32Array;
   readonly v: Float32Array;
   t = 0;
+  /** The arena's kernels when values, grads, m and v all live in one arena. */
+  readonly #kernels: WasmKernels | null = null;
+  readonly #k: _Constants = { b1: 0, b2: 0, c1: 0, c2: 0, lr: 0, eps: 0 };
 
   constructor(params: Parameters, options: AdamOptions) {
     this.params = params;
@@ -131,15 +157,55 @@ class _AdamCore {
     if (bad !== undefined) {
       throw new RangeError(`Cannot build Adam: ${bad[0]} = ${bad[1]} is out of range`);
     }
-    this.m = new Float32Array(params.size);
-    this.v = new Float32Array(params.size);
+    const arena: WasmArena | undefined = wasmArenaOf(params.values);
+    const allocate = (n: number) => arena?.alloc(n) ?? new Float32Array(n);
+    this.m = allocate(params.size);
+    this.v = allocate(params.size);
+    if (arena?.owns(params.values, params.grads, this.m, this.v)) this.#kernels = arena.kernels;
   }
 
-  /** Advances `t` and returns `lr_t`. */
+  /** Advances `t` and returns `lr_t` (float64). */
   nextRate(): number {
     this.t++;
     return this.learningRate * Math.sqrt(1 - Math.pow(this.beta2, this.t)) /
       (1 - Math.pow(this.beta1, this.t));
+  }
+
+  /** The float32 constants of a step with rate `lrT`. */
+  constants(lrT: number): _Constants {
+    const f = Math.fround;
+    const k = this.#k;
+    k.b1 = f(this.beta1);
+    k.b2 = f(this.beta2);
+    k.c1 = f(1 - this.beta1);
+    k.c2 = f(1 - this.beta2);
+    k.lr = f(lrT);
+    k.eps = f(this.epsilon);
+    return k;
+  }
+
+  /** One update of elements `[start, end)` with `constants(lrT)`; zeroes their gradients. */
+  update(start: number, end: number, k: _Constants): void {
+    const { values, grads } = this.params;
+    const kernels = this.#kernels;
+    if (kernels !== null) {
+      const at = start * 4;
+      kernels.adam(
+        values.byteOffset + at,
+        grads.byteOffset + at,
+        this.m.byteOffset + at,
+        this.v.byteOffset + at,
+        end - start,
+        k.b1,
+        k.b2,
+        k.c1,
+        k.c2,
+        k.lr,
+        k.eps,
+      );
+    } else {
+      _adamRange(values, grads, this.m, this.v, start, end, k);
+    }
   }
 
   getState(kind: "adam" | "lazy_adam"): OptimizerState {
@@ -243,9 +309,7 @@ export class Adam implements Optimizer {
   /** One update of every parameter; zeroes every gradient. */
   step(): void {
     const c = this.#core;
-    const lrT = c.nextRate();
-    const p = c.params;
-    _adamRange(p.values, p.grads, c.m, c.v, 0, p.size, c.beta1, c.beta2, lrT, c.epsilon);
+    c.update(0, c.params.size, c.constants(c.nextRate()));
   }
 
   /** A copy of the step count and moments, by tensor name. */
@@ -360,17 +424,13 @@ export class LazyAdam implements Optimizer {
   /** One update of the touched rows and the dense tensors; zeroes their gradients. */
   step(): void {
     const c = this.#core;
-    const lrT = c.nextRate();
-    const { values, grads } = c.params;
-    const { m, v, beta1, beta2, epsilon } = c;
-    for (const { start, end } of this.#dense) {
-      _adamRange(values, grads, m, v, start, end, beta1, beta2, lrT, epsilon);
-    }
+    const k = c.constants(c.nextRate());
+    for (const { start, end } of this.#dense) c.update(start, end, k);
     for (const { offset, rowLength, touched } of this.#sparse) {
       const rows = touched.rows;
       for (let r = 0, n = touched.count; r < n; r++) {
         const start = offset + rows[r] * rowLength;
-        _adamRange(values, grads, m, v, start, start + rowLength, beta1, beta2, lrT, epsilon);
+        c.update(start, start + rowLength, k);
       }
     }
     for (const set of this.#sets) set.clear();

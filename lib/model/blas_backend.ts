@@ -50,6 +50,14 @@ const _SYMBOLS = {
 export interface BlasBackend extends Backend {
   /** The library path that was opened. */
   readonly library: string;
+  /** Threads the library was last told to use (1 when it cannot be told). */
+  readonly threads: number;
+  /**
+   * Sets the library's thread count (OpenBLAS only; others keep theirs).
+   * OpenBLAS splits a product's rows and columns, not its sums, between
+   * threads, so results do not depend on the count.
+   */
+  setThreads(threads: number): void;
   /** Closes the library. */
   close(): void;
 }
@@ -87,13 +95,27 @@ export function openBlasBackend(
       continue;
     }
     const symbols = lib.symbols;
-    symbols.openblas_set_num_threads?.(options.threads ?? 1);
     const sgemm = symbols.cblas_sgemm;
+    let threads = 1;
+    const setThreads = (n: number) => {
+      if (!Number.isInteger(n) || n < 1) {
+        throw new RangeError(`Cannot set BLAS threads to ${n}: not an integer ≥ 1`);
+      }
+      if (symbols.openblas_set_num_threads !== null) {
+        symbols.openblas_set_num_threads(n);
+        threads = n;
+      }
+    };
+    setThreads(options.threads ?? 1);
     return {
       errors,
       backend: {
         name: "blas",
         library,
+        get threads() {
+          return threads;
+        },
+        setThreads,
         sgemm(g: GemmArgs): void {
           if (g.m === 0 || g.n === 0) return;
           sgemm(

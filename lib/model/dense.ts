@@ -4,12 +4,14 @@
  * rows belong to the first input features), and the ReLU activation as
  * separate in-place functions. Every product goes through a
  * {@linkcode Backend}; all buffers are the caller's, nothing is allocated per
- * batch.
+ * batch. When the arrays live in a `WasmArena`, the ReLU and bias-gradient
+ * passes run its WebAssembly SIMD kernels (bit-identical results).
  *
  * @module
  */
 
 import { type Backend, type GemmArgs, tsBackend } from "./backend.ts";
+import { wasmArenaOf } from "./wasm_arena.ts";
 
 /** The tensors of one dense layer (typically views from `Parameters`). */
 export interface DenseParams {
@@ -157,7 +159,12 @@ export class Dense {
         `Cannot run dense forward: y holds ${y.length} values, need ${count * out}`,
       );
     }
-    for (let r = 0; r < count; r++) y.set(bias, r * out);
+    const arena = wasmArenaOf(y);
+    if (arena !== undefined && wasmArenaOf(bias) === arena && count > 0) {
+      arena.kernels.copy_rows(bias.byteOffset, 0, y.byteOffset, out * 4, count, out * 4);
+    } else {
+      for (let r = 0; r < count; r++) y.set(bias, r * out);
+    }
     const f = this.#forward;
     f.m = count;
     f.a = x;
@@ -192,15 +199,31 @@ export class Dense {
     g.beta = accumulate ? 1 : 0;
     this.backend.sgemm(g);
 
-    const sums = this.#biasSum;
-    sums.fill(0);
-    for (let r = 0; r < count; r++) {
-      const base = r * out;
-      for (let j = 0; j < out; j++) sums[j] += dy[base + j];
-    }
     const biasGrad = this.params.biasGrad;
-    if (accumulate) { for (let j = 0; j < out; j++) biasGrad[j] += sums[j]; }
-    else for (let j = 0; j < out; j++) biasGrad[j] = sums[j];
+    const arena = wasmArenaOf(dy);
+    const scratch = arena !== undefined && wasmArenaOf(biasGrad) === arena &&
+        dy.length >= count * out
+      ? arena.scratch(out * 8)
+      : null;
+    if (scratch !== null) {
+      arena!.kernels.bias_grad(
+        dy.byteOffset,
+        count,
+        out,
+        biasGrad.byteOffset,
+        accumulate ? 1 : 0,
+        scratch,
+      );
+    } else {
+      const sums = this.#biasSum;
+      sums.fill(0);
+      for (let r = 0; r < count; r++) {
+        const base = r * out;
+        for (let j = 0; j < out; j++) sums[j] += dy[base + j];
+      }
+      if (accumulate) { for (let j = 0; j < out; j++) biasGrad[j] += sums[j]; }
+      else for (let j = 0; j < out; j++) biasGrad[j] = sums[j];
+    }
 
     const dx = options.dx ?? null;
     if (dx !== null) {
@@ -227,6 +250,11 @@ export class Dense {
  * ```
  */
 export function reluForward(values: Float32Array, length: number): void {
+  const arena = wasmArenaOf(values);
+  if (arena !== undefined && length <= values.length) {
+    arena.kernels.relu(values.byteOffset, length);
+    return;
+  }
   for (let i = 0; i < length; i++) if (values[i] < 0) values[i] = 0;
 }
 
@@ -253,5 +281,13 @@ export function reluBackward(
   options: { length?: number } = {},
 ): void {
   const length = options.length ?? grads.length;
+  const arena = wasmArenaOf(grads);
+  if (
+    arena !== undefined && wasmArenaOf(activations) === arena && length <= grads.length &&
+    length <= activations.length
+  ) {
+    arena.kernels.relu_backward(activations.byteOffset, grads.byteOffset, length);
+    return;
+  }
   for (let i = 0; i < length; i++) if (!(activations[i] > 0)) grads[i] = 0;
 }

@@ -3,10 +3,14 @@
  * gradients back (densely, or recording the touched rows for a lazy
  * optimizer), and the per-lookup L2 penalty. A table is a row-major
  * `Float32Array` of `rows × dim`; batch-side buffers may be strided so two
- * tables can fill the halves of one concatenated input.
+ * tables can fill the halves of one concatenated input. When the table and
+ * the batch-side buffer live in one `WasmArena`, gathers and scatters run
+ * its WebAssembly kernels (bit-identical results).
  *
  * @module
  */
+
+import { wasmArenaOf } from "./wasm_arena.ts";
 
 /**
  * The distinct rows of one table a batch touched, in first-touch order.
@@ -121,6 +125,24 @@ export function gatherRows(
   const stride = options.stride ?? dim;
   const offset = options.offset ?? 0;
   _checkIds("gather embedding rows", ids, count, table.length / dim);
+  const arena = wasmArenaOf(table);
+  if (
+    arena !== undefined && count > 0 && wasmArenaOf(out) === arena &&
+    out.length >= offset + (count - 1) * stride + dim
+  ) {
+    const at = arena.ids(ids, count);
+    if (at !== null) {
+      arena.kernels.gather(
+        table.byteOffset,
+        at,
+        count,
+        dim * 4,
+        out.byteOffset + offset * 4,
+        stride * 4,
+      );
+      return;
+    }
+  }
   for (let b = 0; b < count; b++) {
     const src = ids[b] * dim;
     const dst = offset + b * stride;
@@ -156,10 +178,26 @@ export function scatterAddRows(
   const stride = options.stride ?? dim;
   const offset = options.offset ?? 0;
   _checkIds("scatter embedding gradients", ids, count, grads.length / dim);
-  for (let b = 0; b < count; b++) {
-    const dst = ids[b] * dim;
-    const from = offset + b * stride;
-    for (let d = 0; d < dim; d++) grads[dst + d] += src[from + d];
+  const arena = wasmArenaOf(grads);
+  const at = arena !== undefined && count > 0 && wasmArenaOf(src) === arena &&
+      src.length >= offset + (count - 1) * stride + dim
+    ? arena.ids(ids, count)
+    : null;
+  if (at !== null) {
+    arena!.kernels.scatter_add(
+      grads.byteOffset,
+      at,
+      count,
+      dim * 4,
+      src.byteOffset + offset * 4,
+      stride * 4,
+    );
+  } else {
+    for (let b = 0; b < count; b++) {
+      const dst = ids[b] * dim;
+      const from = offset + b * stride;
+      for (let d = 0; d < dim; d++) grads[dst + d] += src[from + d];
+    }
   }
   const touched = options.touched ?? null;
   if (touched !== null) { for (let b = 0; b < count; b++) touched.mark(ids[b]); }

@@ -34,6 +34,7 @@ import { gatherRows, l2RowPenalty, scatterAddRows, TouchedRows } from "./embeddi
 import { fillGlorotUniform, fillLecunUniform, fillNormal } from "./init.ts";
 import { sigmoidBinaryCrossEntropy } from "./loss.ts";
 import { Parameters, type ParameterSpec } from "./parameters.ts";
+import { WasmArena, wasmArenaOf } from "./wasm_arena.ts";
 import { Prng } from "../random/prng.ts";
 
 /** Which branches the model has. */
@@ -71,6 +72,14 @@ export interface NeuMFOptions {
   prng?: Prng;
   /** Matrix-product kernel (default {@linkcode tsBackend}). */
   backend?: Backend;
+  /**
+   * Keep parameters, moments and work buffers in a {@linkcode WasmArena} so
+   * the WebAssembly SIMD kernels (Adam, ReLU, bias gradients, and the
+   * `wasm` backend's products) run on them (default true; ignored where the
+   * runtime lacks WebAssembly SIMD). The optimizer and element-wise results
+   * are bit-identical either way.
+   */
+  wasmKernels?: boolean;
 }
 
 /** The resolved configuration of a {@linkcode NeuMF}. */
@@ -175,11 +184,16 @@ export class NeuMF {
   readonly #itemTouched: TouchedRows | null;
   #buf: _Buffers;
   #gradsDirty = false;
+  readonly #alloc: (length: number) => Float32Array;
+  readonly #arena: WasmArena | null;
 
   // Fast evaluation path.
   #version = 0;
   #evalVersion = -1;
-  #itemPart = new Float32Array(0);
+  #itemPart: Float32Array = new Float32Array(0);
+  /** Per item `[GMF row | itemPart row]` in the arena (NeuMF only), so scoring reads one row. */
+  #jointItems: Float32Array = new Float32Array(0);
+  #jointWidth = 0;
   #userPart: Float32Array;
   #userPartGemm: GemmArgs;
   #evalBuf: _Buffers | null = null;
@@ -251,7 +265,16 @@ export class NeuMF {
     }
     specs.push({ name: "output_kernel", shape: [this.#headSize, 1] });
     specs.push({ name: "output_bias", shape: [1] });
-    const params = new Parameters(specs);
+    const capacity = options.maxBatchSize ?? 256;
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      fail(`maxBatchSize ${capacity} is not an integer ≥ 1`);
+    }
+    const arena = (options.wasmKernels ?? true) ? _makeArena(specs, capacity, this.#sizes()) : null;
+    this.#arena = arena;
+    this.#alloc = arena === null
+      ? (length: number) => new Float32Array(length)
+      : (length: number) => arena.alloc(length);
+    const params = new Parameters(specs, { allocate: this.#alloc });
     this.parameters = params;
 
     const prng = options.prng ?? new Prng(0);
@@ -315,14 +338,10 @@ export class NeuMF {
       throw new RangeError(`Cannot build ${model} model: unknown optimizer '${optimizer}'`);
     }
 
-    const capacity = options.maxBatchSize ?? 256;
-    if (!Number.isInteger(capacity) || capacity < 1) {
-      fail(`maxBatchSize ${capacity} is not an integer ≥ 1`);
-    }
     this.#buf = this.#allocate(capacity);
 
     const firstOut = numDense > 0 ? layers[1] : 0;
-    this.#userPart = new Float32Array(firstOut);
+    this.#userPart = this.#alloc(firstOut);
     this.#userPartGemm = {
       transA: false,
       transB: false,
@@ -340,9 +359,23 @@ export class NeuMF {
     };
   }
 
+  /** What sizing the arena needs: floats per batch row of the work buffers, the first layer's width, items, GMF width. */
+  #sizes(): { perRow: number; firstOut: number; numItems: number; nf: number } {
+    const layers = this.config.layers;
+    const numDense = this.#mlp ? layers.length - 1 : 0;
+    let acts = 0;
+    for (let l = 1; l <= numDense; l++) acts += layers[l];
+    return {
+      perRow: 3 * this.#nf + 4 * this.#half + 2 * acts + 2 * this.#headSize + 2,
+      firstOut: numDense > 0 ? layers[1] : 0,
+      numItems: this.config.numItems,
+      nf: this.#nf,
+    };
+  }
+
   #allocate(capacity: number): _Buffers {
     const layers = this.config.layers;
-    const f = (n: number) => new Float32Array(capacity * n);
+    const f = (n: number) => this.#alloc(capacity * n);
     return {
       capacity,
       mfUser: f(this.#nf),
@@ -377,11 +410,7 @@ export class NeuMF {
       const { mfUser, mfItem } = buf;
       gatherRows(this.#mfUserTable, users, { dim: nf, count, out: mfUser });
       gatherRows(this.#mfItemTable, items, { dim: nf, count, out: mfItem });
-      for (let b = 0; b < count; b++) {
-        const s = b * nf;
-        const d = b * H;
-        for (let j = 0; j < nf; j++) head[d + j] = mfUser[s + j] * mfItem[s + j];
-      }
+      _mulRows(mfUser, nf, mfItem, nf, head, H, count, nf);
     }
     if (this.#mlp) {
       const half = this.#half;
@@ -425,22 +454,14 @@ export class NeuMF {
     if (this.#gmf) {
       const nf = this.#nf;
       const { mfUser, mfItem, mfGrad } = buf;
-      for (let b = 0; b < count; b++) {
-        const s = b * nf;
-        const d = b * H;
-        for (let j = 0; j < nf; j++) mfGrad[s + j] = dHead[d + j] * mfItem[s + j];
-      }
+      _mulRows(dHead, H, mfItem, nf, mfGrad, nf, count, nf);
       scatterAddRows(this.#mfUserGrad, users, {
         dim: nf,
         count,
         src: mfGrad,
         touched: userTouched,
       });
-      for (let b = 0; b < count; b++) {
-        const s = b * nf;
-        const d = b * H;
-        for (let j = 0; j < nf; j++) mfGrad[s + j] = dHead[d + j] * mfUser[s + j];
-      }
+      _mulRows(dHead, H, mfUser, nf, mfGrad, nf, count, nf);
       scatterAddRows(this.#mfItemGrad, items, {
         dim: nf,
         count,
@@ -593,7 +614,7 @@ export class NeuMF {
       const out = this.config.layers[1];
       const numItems = this.config.numItems;
       if (this.#itemPart.length !== numItems * out) {
-        this.#itemPart = new Float32Array(numItems * out);
+        this.#itemPart = this.#alloc(numItems * out);
       }
       const half = this.#half;
       this.backend.sgemm({
@@ -612,7 +633,37 @@ export class NeuMF {
         ldc: out,
       });
     }
+    this.#prepareJoint();
     this.#evalVersion = this.#version;
+  }
+
+  /** Fills the joint item rows (when both branches and the arena are there). */
+  #prepareJoint(): void {
+    const arena = this.#arena;
+    if (arena === null || !this.#gmf || !this.#mlp || this.#dense.length === 0) return;
+    const nf = this.#nf;
+    const width = this.config.layers[1];
+    const numItems = this.config.numItems;
+    this.#jointWidth = nf + width;
+    if (this.#jointItems.length !== numItems * this.#jointWidth) {
+      this.#jointItems = this.#alloc(numItems * this.#jointWidth);
+    }
+    const joint = this.#jointItems;
+    if (!arena.owns(joint, this.#itemPart, this.#mfItemTable)) {
+      this.#jointItems = new Float32Array(0);
+      return;
+    }
+    const k = arena.kernels;
+    const rowBytes = this.#jointWidth * 4;
+    k.copy_rows(this.#mfItemTable.byteOffset, nf * 4, joint.byteOffset, rowBytes, numItems, nf * 4);
+    k.copy_rows(
+      this.#itemPart.byteOffset,
+      width * 4,
+      joint.byteOffset + nf * 4,
+      rowBytes,
+      numItems,
+      width * 4,
+    );
   }
 
   /**
@@ -655,15 +706,44 @@ export class NeuMF {
     const buf = this.#evalBuf;
     const H = this.#headSize;
     const head = buf.head;
+    // The kernels apply when every array involved lives in the model's arena.
+    const arena = this.#arena;
+    const inArena = arena !== null && arena.owns(
+      head,
+      buf.logits,
+      buf.acts[0] ?? head,
+      this.#itemPart,
+      this.#userPart,
+      this.#mfItemTable,
+      this.#mfUserTable,
+    );
+    const idsAt = inArena ? arena!.ids(items, count) : null;
     if (this.#gmf) {
       const nf = this.#nf;
       const u = user * nf;
       const table = this.#mfItemTable;
       const userTable = this.#mfUserTable;
-      for (let c = 0; c < count; c++) {
-        const s = items[c] * nf;
-        const d = c * H;
-        for (let j = 0; j < nf; j++) head[d + j] = userTable[u + j] * table[s + j];
+      if (idsAt !== null) {
+        // From the joint item rows when there are (one random row per candidate).
+        const joint = this.#jointItems;
+        const rowBytes = this.#jointWidth * 4;
+        arena!.kernels.gather_op(
+          joint.length > 0 ? joint.byteOffset : table.byteOffset,
+          idsAt,
+          count,
+          joint.length > 0 ? rowBytes : nf * 4,
+          nf * 4,
+          userTable.byteOffset + u * 4,
+          head.byteOffset,
+          H * 4,
+          0,
+        );
+      } else {
+        for (let c = 0; c < count; c++) {
+          const s = items[c] * nf;
+          const d = c * H;
+          for (let j = 0; j < nf; j++) head[d + j] = userTable[u + j] * table[s + j];
+        }
       }
     }
     if (this.#mlp) {
@@ -690,12 +770,27 @@ export class NeuMF {
         this.backend.sgemm(g);
         const itemPart = this.#itemPart;
         const act = buf.acts[0];
-        for (let c = 0; c < count; c++) {
-          const s = items[c] * width;
-          const d = c * width;
-          for (let j = 0; j < width; j++) {
-            const z = itemPart[s + j] + userPart[j];
-            act[d + j] = z > 0 ? z : 0;
+        if (idsAt !== null) {
+          const joint = this.#jointItems;
+          arena!.kernels.gather_op(
+            joint.length > 0 ? joint.byteOffset + this.#nf * 4 : itemPart.byteOffset,
+            idsAt,
+            count,
+            joint.length > 0 ? this.#jointWidth * 4 : width * 4,
+            width * 4,
+            userPart.byteOffset,
+            act.byteOffset,
+            width * 4,
+            1,
+          );
+        } else {
+          for (let c = 0; c < count; c++) {
+            const s = items[c] * width;
+            const d = c * width;
+            for (let j = 0; j < width; j++) {
+              const z = itemPart[s + j] + userPart[j];
+              act[d + j] = z > 0 ? z : 0;
+            }
           }
         }
         let x = act;
@@ -709,7 +804,81 @@ export class NeuMF {
         _copyColumns(x, head, { count, width: this.#mlpOut, to: H, at: this.#nf });
       }
     }
-    this.#output.forward(head, out, { count });
+    if (inArena) {
+      this.#output.forward(head, buf.logits, { count });
+      out.set(buf.logits.subarray(0, count));
+    } else {
+      this.#output.forward(head, out, { count });
+    }
+  }
+}
+
+/** Candidates per user the evaluation buffers are sized for in the arena. */
+const _EVAL_CAPACITY = 1024;
+
+/**
+ * An arena for everything a model allocates: values, gradients and both
+ * Adam moments, training and evaluation buffers, the evaluation cache and
+ * the kernels' scratch (reserved first). Null when WebAssembly SIMD is
+ * unavailable or the model would not fit in 4 GiB.
+ */
+function _makeArena(
+  specs: ParameterSpec[],
+  capacity: number,
+  sizes: { perRow: number; firstOut: number; numItems: number; nf: number },
+): WasmArena | null {
+  let numParams = 0;
+  let widest = 1;
+  for (const spec of specs) {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    numParams += n;
+    if (!spec.sparse) widest = Math.max(widest, n, 2 * spec.shape[spec.shape.length - 1]);
+  }
+  const scratch = widest * 4 + 64;
+  const ids = Math.max(capacity, _EVAL_CAPACITY) * 4 + 64;
+  const floats = 4 * numParams + (capacity + _EVAL_CAPACITY) * sizes.perRow +
+    (sizes.numItems + 1) * (2 * sizes.firstOut + sizes.nf) + 64 * 16;
+  const bytes = scratch + ids + 4 * floats + (1 << 20);
+  if (bytes > 2 ** 32) return null;
+  const arena = WasmArena.create({ bytes });
+  arena?.scratch(scratch, 0);
+  arena?.scratch(ids, 1);
+  return arena;
+}
+
+/**
+ * `out[r·so + c] = x[r·sx + c] · y[r·sy + c]` for `r < rows`, `c < cols`
+ * (the WebAssembly kernel when all three live in one arena; same bits).
+ */
+function _mulRows(
+  x: Float32Array,
+  sx: number,
+  y: Float32Array,
+  sy: number,
+  out: Float32Array,
+  so: number,
+  rows: number,
+  cols: number,
+): void {
+  const arena = wasmArenaOf(out);
+  if (arena !== undefined && wasmArenaOf(x) === arena && wasmArenaOf(y) === arena) {
+    arena.kernels.mul_rows(
+      x.byteOffset,
+      sx * 4,
+      y.byteOffset,
+      sy * 4,
+      out.byteOffset,
+      so * 4,
+      rows,
+      cols * 4,
+    );
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const a = r * sx;
+    const b = r * sy;
+    const o = r * so;
+    for (let c = 0; c < cols; c++) out[o + c] = x[a + c] * y[b + c];
   }
 }
 
@@ -723,6 +892,14 @@ function _copyColumns(
   options: { count: number; width: number; at: number; to?: number; from?: number },
 ): void {
   const { count, width, at } = options;
+  const arena = wasmArenaOf(src);
+  if (arena !== undefined && wasmArenaOf(dst) === arena && count > 0) {
+    const [s, ss, d, sd] = options.to !== undefined
+      ? [src.byteOffset, width * 4, dst.byteOffset + at * 4, options.to * 4]
+      : [src.byteOffset + at * 4, (options.from ?? width) * 4, dst.byteOffset, width * 4];
+    arena.kernels.copy_rows(s, ss, d, sd, count, width * 4);
+    return;
+  }
   if (options.to !== undefined) {
     const to = options.to;
     for (let b = 0; b < count; b++) {

@@ -75,9 +75,15 @@ export class Parameters {
    * Allocates zeroed values and gradients for `specs`.
    * @param specs The tensors, in the order they are laid out (and
    *   initialised, by the caller).
+   * @param options `allocate`: makes the zeroed flat buffers (default
+   *   `new Float32Array(length)`; e.g. a `WasmArena`'s `alloc`, so
+   *   the WebAssembly kernels can work on them).
    * @throws {RangeError} on a duplicate name or a bad shape.
    */
-  constructor(specs: readonly ParameterSpec[]) {
+  constructor(
+    specs: readonly ParameterSpec[],
+    options: { allocate?: (length: number) => Float32Array } = {},
+  ) {
     let total = 0;
     const layout: { spec: ParameterSpec; offset: number; length: number }[] = [];
     for (const spec of specs) {
@@ -96,8 +102,14 @@ export class Parameters {
       layout.push({ spec, offset: total, length });
       total += length;
     }
-    this.values = new Float32Array(total);
-    this.grads = new Float32Array(total);
+    const allocate = options.allocate ?? ((length: number) => new Float32Array(length));
+    this.values = allocate(total);
+    this.grads = allocate(total);
+    if (this.values.length !== total || this.grads.length !== total) {
+      throw new RangeError(
+        `Cannot allocate parameters: allocate(${total}) returned a wrong length`,
+      );
+    }
     const entries: ParameterEntry[] = [];
     for (const { spec, offset, length } of layout) {
       const rows = spec.shape.length === 0 ? 1 : spec.shape[0];

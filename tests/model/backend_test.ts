@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { checkGemmArgs, type GemmArgs, tsBackend } from "../../lib/model/backend.ts";
+import { type Backend, checkGemmArgs, type GemmArgs, tsBackend } from "../../lib/model/backend.ts";
+import { WasmArena } from "../../lib/model/wasm_arena.ts";
+import { wasmBackend } from "../../lib/model/wasm_backend.ts";
 import { Prng } from "../../lib/random/prng.ts";
 
 /** Naive float64 reference of C = alpha·op(A)·op(B) + beta·C (row-major). */
@@ -20,8 +22,11 @@ function referenceGemm(args: GemmArgs): Float64Array {
   return out;
 }
 
-function randomArray(n: number, prng: Prng): Float32Array {
-  const x = new Float32Array(n);
+type Alloc = (n: number) => Float32Array;
+const plain: Alloc = (n) => new Float32Array(n);
+
+function randomArray(n: number, prng: Prng, alloc: Alloc = plain): Float32Array {
+  const x = alloc(n);
   for (let i = 0; i < n; i++) x[i] = prng.nextGaussian();
   return x;
 }
@@ -31,6 +36,7 @@ function makeCase(
   s: { transA: boolean; transB: boolean; m: number; n: number; k: number; pad: number },
   alpha: number,
   beta: number,
+  alloc: Alloc = plain,
 ): GemmArgs {
   const { transA, transB, m, n, k, pad } = s;
   const aRows = transA ? k : m;
@@ -45,51 +51,81 @@ function makeCase(
     n,
     k,
     alpha,
-    a: randomArray(Math.max(1, aRows * lda), prng),
+    a: randomArray(Math.max(1, aRows * lda), prng, alloc),
     lda: Math.max(1, lda),
-    b: randomArray(Math.max(1, bRows * ldb), prng),
+    b: randomArray(Math.max(1, bRows * ldb), prng, alloc),
     ldb: Math.max(1, ldb),
     beta,
-    c: randomArray(Math.max(1, m * ldc), prng),
+    c: randomArray(Math.max(1, m * ldc), prng, alloc),
     ldc: Math.max(1, ldc),
   };
 }
 
-Deno.test("tsBackend.sgemm() matches a naive reference for every transpose, size, stride, alpha and beta", async (t) => {
-  const prng = new Prng(11);
-  const sizes = [[1, 1, 1], [3, 5, 7], [4, 4, 4], [8, 12, 16], [9, 6, 13], [17, 3, 2], [5, 1, 33]];
-  for (const transA of [false, true]) {
-    for (const transB of [false, true]) {
-      await t.step(`transA=${transA} transB=${transB}`, () => {
-        for (const [m, n, k] of sizes) {
-          for (const pad of [0, 3]) {
-            for (const [alpha, beta] of [[1, 0], [1, 1], [0.5, -2], [-1.5, 0.25]]) {
-              const args = makeCase(prng, { transA, transB, m, n, k, pad }, alpha, beta);
-              const expected = referenceGemm(args);
-              const before = args.c.slice();
-              tsBackend.sgemm(args);
-              for (let i = 0; i < args.c.length; i++) {
-                const inBlock = Math.floor(i / args.ldc) < m && i % args.ldc < n;
-                const want = inBlock ? expected[i] : before[i]; // padding untouched
-                const tol = 1e-5 * (1 + Math.abs(want)) * Math.sqrt(k);
-                assert.ok(
-                  Math.abs(args.c[i] - want) <= tol,
-                  `${m}×${n}×${k} pad ${pad} α=${alpha} β=${beta} c[${i}] = ${
-                    args.c[i]
-                  }, want ${want}`,
-                );
+const arena = WasmArena.create();
+// The wasm backend runs in place on matrices in one arena (here at odd
+// offsets: one float past each block) and copies ordinary arrays.
+const inArena: Alloc = (n) => arena!.alloc(n + 1).subarray(1);
+const BACKENDS: [string, Backend, Alloc][] = [
+  ["tsBackend", tsBackend, plain],
+  ["wasmBackend (copied)", wasmBackend, plain],
+  ["wasmBackend (in an arena)", wasmBackend, inArena],
+];
+
+for (const [label, backend, alloc] of BACKENDS) {
+  Deno.test(`${label}.sgemm() matches a naive reference for every transpose, size, stride, alpha and beta`, async (t) => {
+    const prng = new Prng(11);
+    const sizes = [
+      [1, 1, 1],
+      [3, 5, 7],
+      [4, 4, 4],
+      [8, 12, 16],
+      [9, 6, 13],
+      [17, 3, 2],
+      [5, 1, 33],
+      [
+        13,
+        21,
+        40,
+      ],
+    ];
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        await t.step(`transA=${transA} transB=${transB}`, () => {
+          for (const [m, n, k] of sizes) {
+            for (const pad of [0, 3]) {
+              for (const [alpha, beta] of [[1, 0], [1, 1], [0.5, -2], [-1.5, 0.25]]) {
+                const args = makeCase(prng, { transA, transB, m, n, k, pad }, alpha, beta, alloc);
+                const expected = referenceGemm(args);
+                const before = args.c.slice();
+                backend.sgemm(args);
+                for (let i = 0; i < args.c.length; i++) {
+                  const inBlock = Math.floor(i / args.ldc) < m && i % args.ldc < n;
+                  const want = inBlock ? expected[i] : before[i]; // padding untouched
+                  // float32 accumulation (wasm) errs up to ~k·2⁻²⁴ of the |terms|.
+                  const tol = 1e-5 * (1 + Math.abs(want)) * Math.sqrt(k) * 3;
+                  assert.ok(
+                    Math.abs(args.c[i] - want) <= tol,
+                    `${m}×${n}×${k} pad ${pad} α=${alpha} β=${beta} c[${i}] = ${
+                      args.c[i]
+                    }, want ${want}`,
+                  );
+                }
               }
             }
           }
-        }
-      });
+        });
+      }
     }
-  }
+  });
+}
+
+Deno.test("tsBackend and wasmBackend sgemm() with beta 0 ignore NaN in C, and with alpha 0 or k 0 only scale C", () => {
+  for (const backend of [tsBackend, wasmBackend]) betaAndEmptyCases(backend);
 });
 
-Deno.test("tsBackend.sgemm() with beta 0 ignores NaN in C, and with alpha 0 or k 0 only scales C", () => {
+function betaAndEmptyCases(backend: Backend): void {
   const c = Float32Array.of(NaN, NaN);
-  tsBackend.sgemm({
+  backend.sgemm({
     transA: false,
     transB: false,
     m: 1,
@@ -116,11 +152,11 @@ Deno.test("tsBackend.sgemm() with beta 0 ignores NaN in C, and with alpha 0 or k
     ldb: 2,
     ldc: 2,
   };
-  tsBackend.sgemm({ ...base, k: 1, alpha: 0, beta: 0.5, c });
+  backend.sgemm({ ...base, k: 1, alpha: 0, beta: 0.5, c });
   assert.deepEqual([...c], [3, 4]);
-  tsBackend.sgemm({ ...base, k: 0, alpha: 1, beta: 0, c });
+  backend.sgemm({ ...base, k: 0, alpha: 1, beta: 0, c });
   assert.deepEqual([...c], [0, 0]);
-});
+}
 
 Deno.test("checkGemmArgs() refuses short arrays and strides below the row width", async (t) => {
   const ok: GemmArgs = {
@@ -151,6 +187,7 @@ Deno.test("checkGemmArgs() refuses short arrays and strides below the row width"
   for (const [name, patch] of cases) {
     await t.step(name, () => {
       assert.throws(() => tsBackend.sgemm({ ...ok, ...patch }), RangeError);
+      assert.throws(() => wasmBackend.sgemm({ ...ok, ...patch }), RangeError);
     });
   }
 });
