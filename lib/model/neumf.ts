@@ -373,6 +373,26 @@ export class NeuMF {
     };
   }
 
+  /**
+   * Runs the MLP's dense + ReLU layers from layer `from` on `x` (the input of
+   * that layer) and copies the last activation into the head's MLP columns.
+   */
+  #mlpTail(
+    x: Float32Array,
+    buf: _Buffers,
+    o: { from: number; count: number; head: Float32Array; headWidth: number },
+  ): void {
+    const count = o.count;
+    for (let l = o.from; l < this.#dense.length; l++) {
+      const layer = this.#dense[l];
+      const y = buf.acts[l];
+      layer.forward(x, y, { count });
+      reluForward(y, count * layer.outputs);
+      x = y;
+    }
+    _copyColumns(x, o.head, { count, width: this.#mlpOut, to: o.headWidth, at: this.#nf });
+  }
+
   #allocate(capacity: number): _Buffers {
     const layers = this.config.layers;
     const f = (n: number) => this.#alloc(capacity * n);
@@ -423,15 +443,7 @@ export class NeuMF {
         stride: 2 * half,
         offset: half,
       });
-      let x = x0;
-      for (let l = 0; l < this.#dense.length; l++) {
-        const layer = this.#dense[l];
-        const y = buf.acts[l];
-        layer.forward(x, y, { count });
-        reluForward(y, count * layer.outputs);
-        x = y;
-      }
-      _copyColumns(x, head, { count, width: this.#mlpOut, to: H, at: this.#nf });
+      this.#mlpTail(x0, buf, { from: 0, count, head, headWidth: H });
     }
     this.#output.forward(head, buf.logits, { count });
   }
@@ -793,15 +805,7 @@ export class NeuMF {
             }
           }
         }
-        let x = act;
-        for (let l = 1; l < this.#dense.length; l++) {
-          const layer = this.#dense[l];
-          const y = buf.acts[l];
-          layer.forward(x, y, { count });
-          reluForward(y, count * layer.outputs);
-          x = y;
-        }
-        _copyColumns(x, head, { count, width: this.#mlpOut, to: H, at: this.#nf });
+        this.#mlpTail(act, buf, { from: 1, count, head, headWidth: H });
       }
     }
     if (inArena) {
