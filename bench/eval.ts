@@ -7,7 +7,7 @@
  * ```
  * deno task bench:eval [--num_users 138493] [--num_items 26744] [--candidates 1000]
  *   [--num_factors 8] [--layers 64,32,16,8] [--backend auto|blas|ts|wasm] [--blas_threads 1]
- *   [--repeats 3] [--seed 1]
+ *   [--eval_workers 1] [--repeats 3] [--seed 1]
  * ```
  *
  * Building the candidates is not timed. Each repeat evaluates every user
@@ -19,6 +19,7 @@
 
 import type { Dataset } from "../lib/data/types.ts";
 import { evaluateRanking } from "../lib/eval/evaluate.ts";
+import { startEvalWorkers } from "../lib/eval/eval_workers.ts";
 import { enumFlag, formatHelp, intFlag, intListFlag, parseFlags } from "../lib/flags/flags.ts";
 import { UsageError } from "../lib/errors.ts";
 import { NeuMF } from "../lib/model/neumf.ts";
@@ -41,6 +42,10 @@ const _FLAGS = {
   blas_threads: intFlag("Threads OpenBLAS may use (results depend on the count).", {
     default: 1,
     min: 1,
+  }),
+  eval_workers: intFlag("Evaluation workers beside the main thread (as the trainer's flag).", {
+    default: 1,
+    min: 0,
   }),
   repeats: intFlag("Timed evaluations.", { default: 3, min: 1 }),
   seed: intFlag("Seed of the weights and the candidates.", { default: 1, min: 0 }),
@@ -104,11 +109,18 @@ async function _main(args: string[]): Promise<void> {
   });
   console.log(
     `eval ${f.num_users} users × ${f.candidates} candidates (${f.num_items} items), ` +
-      `NeuMF ${f.num_factors}; ${f.layers.join(",")}, backend ${description}`,
+      `NeuMF ${f.num_factors}; ${
+        f.layers.join(",")
+      }, backend ${description}, ${f.eval_workers} evaluation worker${
+        f.eval_workers === 1 ? "" : "s"
+      }`,
   );
+  const pool = f.eval_workers > 0
+    ? startEvalWorkers(model, dataset, { workers: f.eval_workers, blasThreads: f.blas_threads })
+    : null;
   const seconds: number[] = [];
   for (let r = 0; r < f.repeats; r++) {
-    const result = evaluateRanking(model, dataset);
+    const result = pool !== null ? await pool.evaluate(model) : evaluateRanking(model, dataset);
     seconds.push(result.seconds);
     const rate = f.num_users * f.candidates / result.seconds;
     console.log(
@@ -117,8 +129,8 @@ async function _main(args: string[]): Promise<void> {
     );
   }
   seconds.sort((a, b) => a - b);
+  pool?.close();
   console.log(`seconds: ${seconds[Math.floor(seconds.length / 2)].toFixed(2)}`);
-  await Promise.resolve();
 }
 
 if (import.meta.main) {

@@ -6,7 +6,8 @@
  */
 
 import type { Dataset } from "../data/types.ts";
-import { RankingMetrics, type RankingSummary, rankOfPositive } from "./metrics.ts";
+import { RankingMetrics, type RankingSummary } from "./metrics.ts";
+import { rankScratch, rankUsers } from "./_rank_users.ts";
 
 /** Anything that scores a user's candidate items (higher is better). */
 export interface Scorer {
@@ -56,21 +57,13 @@ export function evaluateRanking(
 ): EvaluationResult {
   const started = performance.now();
   const metrics = new RankingMetrics({ k: options.k ?? 10 });
-  const { evalItems, evalNegOffsets, evalNegatives } = dataset;
-  let widest = 0;
-  for (let u = 0; u < dataset.numUsers; u++) {
-    widest = Math.max(widest, evalNegOffsets[u + 1] - evalNegOffsets[u]);
-  }
-  const candidates = new Int32Array(widest + 1);
-  const scores = new Float32Array(widest + 1);
-  const negativeScores = scores.subarray(1);
-  for (let u = 0; u < dataset.numUsers; u++) {
-    const start = evalNegOffsets[u];
-    const count = evalNegOffsets[u + 1] - start;
-    candidates[0] = evalItems[u];
-    candidates.set(evalNegatives.subarray(start, start + count), 1);
-    scorer.scoreUserItems(u, candidates, { out: scores, count: count + 1 });
-    metrics.add(rankOfPositive(scores[0], negativeScores, { count }));
-  }
+  const ranks = new Int32Array(dataset.numUsers);
+  rankUsers(scorer, dataset, {
+    from: 0,
+    to: dataset.numUsers,
+    ranks,
+    scratch: rankScratch(dataset),
+  });
+  for (const rank of ranks) metrics.add(rank);
   return { ...metrics.summary(), seconds: (performance.now() - started) / 1000 };
 }

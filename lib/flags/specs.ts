@@ -154,6 +154,14 @@ export const TRAINER_FLAGS = {
       default: "auto",
     },
   ),
+  blas_threads: intFlag(
+    "Threads OpenBLAS may use (the blas backend; metrics are bit-identical only at the same count).",
+    { default: 1, min: 1 },
+  ),
+  eval_workers: intFlag(
+    "Workers that score users beside the trainer's thread during evaluation (same metrics).",
+    { min: 0, defaultText: "1 with 2+ cores and --blas_threads 1, else 0" },
+  ),
   metrics_file: stringFlag("Append one JSON object per evaluation to this file.", {}),
   plot: stringFlag("Draw HR@10, NDCG@10 and loss by epoch into this SVG file.", {}),
   model_dir: stringFlag("Keep a checkpoint here after every evaluation.", {}),
@@ -295,4 +303,21 @@ export function checkTrainerFlags(values: TrainerFlags): void {
  */
 export function defaultNumWorkers(cores: number): number {
   return Math.max(1, Math.floor(cores * 0.75));
+}
+
+/**
+ * The default `--eval_workers`: one beside the trainer's thread when there
+ * is a second core and OpenBLAS is not already using it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultEvalWorkers } from "./specs.ts";
+ * assert.equal(defaultEvalWorkers(2, { blasThreads: 1 }), 1);
+ * assert.equal(defaultEvalWorkers(1, { blasThreads: 1 }), 0);
+ * assert.equal(defaultEvalWorkers(4, { blasThreads: 2 }), 0);
+ * ```
+ */
+export function defaultEvalWorkers(cores: number, options: { blasThreads?: number } = {}): number {
+  return cores >= 2 && (options.blasThreads ?? 1) === 1 ? 1 : 0;
 }

@@ -196,6 +196,10 @@ export class NeuMF {
   #jointWidth = 0;
   #userPart: Float32Array;
   #userPartGemm: GemmArgs;
+  /** The user's GMF row times the output layer's GMF weights. */
+  #userWeights: Float32Array;
+  /** `logits += last activation · output weights of the MLP columns`. */
+  #outputGemm: GemmArgs;
   #evalBuf: _Buffers | null = null;
 
   /**
@@ -357,6 +361,22 @@ export class NeuMF {
       c: this.#userPart,
       ldc: Math.max(1, firstOut),
     };
+    this.#userWeights = this.#alloc(Math.max(1, this.#nf));
+    this.#outputGemm = {
+      transA: false,
+      transB: false,
+      m: 0,
+      n: 1,
+      k: Math.max(1, this.#mlpOut),
+      alpha: 1,
+      a: empty,
+      lda: Math.max(1, this.#mlpOut),
+      b: this.#output.params.kernel.subarray(this.#nf),
+      ldb: 1,
+      beta: 1,
+      c: empty,
+      ldc: 1,
+    };
   }
 
   /** What sizing the arena needs: floats per batch row of the work buffers, the first layer's width, items, GMF width. */
@@ -375,13 +395,9 @@ export class NeuMF {
 
   /**
    * Runs the MLP's dense + ReLU layers from layer `from` on `x` (the input of
-   * that layer) and copies the last activation into the head's MLP columns.
+   * that layer); returns the last activation (`x` itself when no layer runs).
    */
-  #mlpTail(
-    x: Float32Array,
-    buf: _Buffers,
-    o: { from: number; count: number; head: Float32Array; headWidth: number },
-  ): void {
+  #denseStack(x: Float32Array, buf: _Buffers, o: { from: number; count: number }): Float32Array {
     const count = o.count;
     for (let l = o.from; l < this.#dense.length; l++) {
       const layer = this.#dense[l];
@@ -390,7 +406,7 @@ export class NeuMF {
       reluForward(y, count * layer.outputs);
       x = y;
     }
-    _copyColumns(x, o.head, { count, width: this.#mlpOut, to: o.headWidth, at: this.#nf });
+    return x;
   }
 
   #allocate(capacity: number): _Buffers {
@@ -443,7 +459,8 @@ export class NeuMF {
         stride: 2 * half,
         offset: half,
       });
-      this.#mlpTail(x0, buf, { from: 0, count, head, headWidth: H });
+      const last = this.#denseStack(x0, buf, { from: 0, count });
+      _copyColumns(last, head, { count, width: this.#mlpOut, to: H, at: this.#nf });
     }
     this.#output.forward(head, buf.logits, { count });
   }
@@ -678,6 +695,84 @@ export class NeuMF {
     );
   }
 
+  /** `bias₀ + user row · W₀[half:, :]`: the user's share of the first MLP layer. */
+  #prepareUserPart(user: number): Float32Array {
+    const half = this.#half;
+    const userPart = this.#userPart;
+    userPart.set(this.#dense[0].params.bias);
+    const g = this.#userPartGemm;
+    g.a = this.#mlpUserTable.subarray(user * half, (user + 1) * half);
+    this.backend.sgemm(g);
+    return userPart;
+  }
+
+  /**
+   * Scores `count` candidates into `buf.logits` with one read of each
+   * candidate's item row: the output layer's GMF weights are folded into the
+   * user's GMF row (`Σ u_j·v_j·w_j = v · (u ⊙ w)`), the MLP starts from the
+   * cached first-layer shares, and the output layer's MLP weights are applied
+   * to the last activation. The WebAssembly kernel when the arena holds the
+   * joint rows and `idsAt` (the ids' arena address) is given, else the same
+   * float32 arithmetic in TypeScript. False (nothing done) for an MLP without
+   * dense layers.
+   */
+  #scoreFused(
+    user: number,
+    items: Int32Array,
+    o: { idsAt: number | null; count: number; buf: _Buffers },
+  ): boolean {
+    const { idsAt, count, buf } = o;
+    if (this.#mlp && this.#dense.length === 0) return false;
+    const nf = this.#nf;
+    const kernel = this.#output.params.kernel;
+    const base = this.#output.params.bias[0];
+    const uw = this.#userWeights;
+    const mfUser = this.#mfUserTable;
+    for (let j = 0, u = user * nf; j < nf; j++) uw[j] = mfUser[u + j] * kernel[j];
+    const width = this.#mlp ? this.#dense[0].outputs : 0;
+    const userPart = this.#mlp ? this.#prepareUserPart(user) : uw;
+    const act = this.#mlp ? buf.acts[0] : buf.logits;
+    const arena = this.#arena;
+    const table = !this.#mlp ? this.#mfItemTable : this.#gmf ? this.#jointItems : this.#itemPart;
+    if (idsAt !== null && arena !== null && table.length > 0 && arena.owns(table, uw, act)) {
+      arena.kernels.score_joint(
+        table.byteOffset,
+        idsAt,
+        count,
+        (!this.#mlp ? nf : this.#gmf ? this.#jointWidth : width) * 4,
+        nf * 4,
+        uw.byteOffset,
+        base,
+        buf.logits.byteOffset,
+        width * 4,
+        userPart.byteOffset,
+        act.byteOffset,
+        width * 4,
+      );
+    } else {
+      _scoreRows(items, {
+        count,
+        gmf: this.#mfItemTable,
+        nf,
+        uw,
+        base,
+        logits: buf.logits,
+        mlp: this.#itemPart,
+        width,
+        userPart,
+        act,
+      });
+    }
+    if (this.#mlp) {
+      const g = this.#outputGemm;
+      g.m = count;
+      g.a = this.#denseStack(act, buf, { from: 1, count });
+      g.c = buf.logits;
+      this.backend.sgemm(g);
+    }
+    return true;
+  }
+
   /**
    * Logits of one user against `items[0..count)` into `out`, through the
    * cached item shares of the first MLP layer (see
@@ -730,6 +825,10 @@ export class NeuMF {
       this.#mfUserTable,
     );
     const idsAt = inArena ? arena!.ids(items, count) : null;
+    if (this.#scoreFused(user, items, { idsAt, count, buf })) {
+      out.set(buf.logits.subarray(0, count));
+      return;
+    }
     if (this.#gmf) {
       const nf = this.#nf;
       const u = user * nf;
@@ -775,11 +874,7 @@ export class NeuMF {
       } else {
         const first = this.#dense[0];
         const width = first.outputs;
-        const userPart = this.#userPart;
-        userPart.set(first.params.bias);
-        const g = this.#userPartGemm;
-        g.a = this.#mlpUserTable.subarray(user * half, (user + 1) * half);
-        this.backend.sgemm(g);
+        const userPart = this.#prepareUserPart(user);
         const itemPart = this.#itemPart;
         const act = buf.acts[0];
         if (idsAt !== null) {
@@ -805,7 +900,8 @@ export class NeuMF {
             }
           }
         }
-        this.#mlpTail(act, buf, { from: 1, count, head, headWidth: H });
+        const last = this.#denseStack(act, buf, { from: 1, count });
+        _copyColumns(last, head, { count, width: this.#mlpOut, to: H, at: this.#nf });
       }
     }
     if (inArena) {
@@ -813,6 +909,52 @@ export class NeuMF {
       out.set(buf.logits.subarray(0, count));
     } else {
       this.#output.forward(head, out, { count });
+    }
+  }
+}
+
+/**
+ * The TypeScript twin of the `score_joint` kernel, bit for bit: for each
+ * candidate, `logits[c] = base + Σ gmf[item]·uw` summed in four float32
+ * lanes, then the lanes' sum, then the tail; and row `c` of `act` =
+ * max(mlp[item] + userPart, 0) when `width` > 0.
+ */
+function _scoreRows(
+  items: Int32Array,
+  o: {
+    count: number;
+    gmf: Float32Array;
+    nf: number;
+    uw: Float32Array;
+    base: number;
+    logits: Float32Array;
+    mlp: Float32Array;
+    width: number;
+    userPart: Float32Array;
+    act: Float32Array;
+  },
+): void {
+  const { count, gmf, nf, uw, base, logits, mlp, width, userPart, act } = o;
+  const f = Math.fround;
+  const lanes = nf & ~3;
+  for (let c = 0; c < count; c++) {
+    const r = items[c] * nf;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    let p = 0;
+    for (; p < lanes; p += 4) {
+      s0 = f(s0 + f(gmf[r + p] * uw[p]));
+      s1 = f(s1 + f(gmf[r + p + 1] * uw[p + 1]));
+      s2 = f(s2 + f(gmf[r + p + 2] * uw[p + 2]));
+      s3 = f(s3 + f(gmf[r + p + 3] * uw[p + 3]));
+    }
+    let t = f(f(s0 + s1) + f(s2 + s3));
+    for (; p < nf; p++) t = f(t + f(gmf[r + p] * uw[p]));
+    logits[c] = base + t;
+    const m = items[c] * width;
+    const d = c * width;
+    for (let j = 0; j < width; j++) {
+      const z = f(mlp[m + j] + userPart[j]);
+      act[d + j] = z > 0 ? z : 0;
     }
   }
 }

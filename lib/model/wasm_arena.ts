@@ -88,6 +88,26 @@ export interface WasmKernels {
     so: number,
     relu: number,
   ): void;
+  /**
+   * For each candidate `c < count`, from one read of row `ids[c]` of `table`
+   * (row stride `rs` bytes): `logits[c] = base + Σ row[j]·uw[j]` over the
+   * first `nf` bytes, and (when `dim` > 0) row `c` of `out` (stride `so`) =
+   * max(row[nf + j] + vec[j], 0) over the next `dim` bytes.
+   */
+  score_joint(
+    table: number,
+    ids: number,
+    count: number,
+    rs: number,
+    nf: number,
+    uw: number,
+    base: number,
+    logits: number,
+    dim: number,
+    vec: number,
+    out: number,
+    so: number,
+  ): void;
   /** Element-wise products of `rows` rows of `cols` bytes, strided. */
   mul_rows(
     x: number,

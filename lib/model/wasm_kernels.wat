@@ -261,6 +261,25 @@
             (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
             (br $vl)))
         (return)))
+    ;; rows of 1..15 floats (e.g. a 1-wide bias): a float at a time, since
+    ;; memory.copy costs a runtime call per row
+    (if (i32.and (i32.eqz (i32.and (local.get $cols) (i32.const 3)))
+          (i32.lt_u (local.get $cols) (i32.const 64)))
+      (then
+        (block $sd
+          (loop $sl
+            (br_if $sd (i32.eqz (local.get $rows)))
+            (local.set $i (i32.const 0))
+            (loop $scl
+              (f32.store (i32.add (local.get $dst) (local.get $i))
+                (f32.load (i32.add (local.get $src) (local.get $i))))
+              (br_if $scl (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 4)))
+                (local.get $cols))))
+            (local.set $src (i32.add (local.get $src) (local.get $ss)))
+            (local.set $dst (i32.add (local.get $dst) (local.get $sd)))
+            (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+            (br $sl)))
+        (return)))
     (block $d
       (loop $l
         (br_if $d (i32.eqz (local.get $rows)))
@@ -303,6 +322,94 @@
         (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
         (br $l))))
 
+  ;; o[j] = max(r[j] + v[j], 0) (0 for NaN) for the dim bytes of one row, float32
+  (func $add_relu_row (param $r i32) (param $v i32) (param $o i32) (param $dim i32)
+    (local $e64 i32) (local $e16 i32) (local $e i32) (local $x v128) (local $z v128) (local $t f32)
+    (local.set $e64 (i32.add (local.get $r) (i32.and (local.get $dim) (i32.const -64))))
+    (local.set $e16 (i32.add (local.get $r) (i32.and (local.get $dim) (i32.const -16))))
+    (local.set $e (i32.add (local.get $r) (local.get $dim)))
+    (block $b64
+      (loop $l64
+        (br_if $b64 (i32.ge_u (local.get $r) (local.get $e64)))
+        (local.set $x (f32x4.add (v128.load (local.get $r)) (v128.load (local.get $v))))
+        (v128.store (local.get $o) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+        (local.set $x (f32x4.add (v128.load offset=16 (local.get $r)) (v128.load offset=16 (local.get $v))))
+        (v128.store offset=16 (local.get $o) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+        (local.set $x (f32x4.add (v128.load offset=32 (local.get $r)) (v128.load offset=32 (local.get $v))))
+        (v128.store offset=32 (local.get $o) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+        (local.set $x (f32x4.add (v128.load offset=48 (local.get $r)) (v128.load offset=48 (local.get $v))))
+        (v128.store offset=48 (local.get $o) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+        (local.set $r (i32.add (local.get $r) (i32.const 64)))
+        (local.set $v (i32.add (local.get $v) (i32.const 64)))
+        (local.set $o (i32.add (local.get $o) (i32.const 64)))
+        (br $l64)))
+    (block $b16
+      (loop $l16
+        (br_if $b16 (i32.ge_u (local.get $r) (local.get $e16)))
+        (local.set $x (f32x4.add (v128.load (local.get $r)) (v128.load (local.get $v))))
+        (v128.store (local.get $o) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+        (local.set $r (i32.add (local.get $r) (i32.const 16)))
+        (local.set $v (i32.add (local.get $v) (i32.const 16)))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
+        (br $l16)))
+    (block $b4
+      (loop $l4
+        (br_if $b4 (i32.ge_u (local.get $r) (local.get $e)))
+        (local.set $t (f32.add (f32.load (local.get $r)) (f32.load (local.get $v))))
+        (if (i32.eqz (f32.gt (local.get $t) (f32.const 0))) (then (local.set $t (f32.const 0))))
+        (f32.store (local.get $o) (local.get $t))
+        (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        (local.set $v (i32.add (local.get $v) (i32.const 4)))
+        (local.set $o (i32.add (local.get $o) (i32.const 4)))
+        (br $l4))))
+
+  ;; Scores candidates from one read of each joint row r = table + ids[c]*rs
+  ;; (c < count): logits[c] = base + sum_{j<nf} r[j]*uw[j] (lanes of 4, then
+  ;; the lanes' sum, then the tail; float32) and, with vec, row c of out
+  ;; (stride so) = max(r[nf + j] + vec[j], 0) for the dim bytes after the GMF
+  ;; share. nf, dim, rs and so in bytes.
+  (func $score_joint (export "score_joint")
+    (param $table i32) (param $ids i32) (param $count i32) (param $rs i32) (param $nf i32)
+    (param $uw i32) (param $base f32) (param $logits i32) (param $dim i32) (param $vec i32)
+    (param $out i32) (param $so i32)
+    (local $end i32) (local $r i32) (local $p i32) (local $nf16 i32) (local $s v128) (local $t f32)
+    (local.set $end (i32.add (local.get $ids) (i32.shl (local.get $count) (i32.const 2))))
+    (local.set $nf16 (i32.and (local.get $nf) (i32.const -16)))
+    (block $d
+      (loop $l
+        (br_if $d (i32.ge_u (local.get $ids) (local.get $end)))
+        (local.set $r (i32.add (local.get $table) (i32.mul (i32.load (local.get $ids)) (local.get $rs))))
+        (local.set $s (v128.const f32x4 0 0 0 0))
+        (local.set $p (i32.const 0))
+        (block $vd
+          (loop $vl
+            (br_if $vd (i32.ge_u (local.get $p) (local.get $nf16)))
+            (local.set $s (f32x4.add (local.get $s)
+              (f32x4.mul (v128.load (i32.add (local.get $r) (local.get $p)))
+                (v128.load (i32.add (local.get $uw) (local.get $p))))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (br $vl)))
+        (local.set $t (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $s)) (f32x4.extract_lane 1 (local.get $s)))
+          (f32.add (f32x4.extract_lane 2 (local.get $s)) (f32x4.extract_lane 3 (local.get $s)))))
+        (block $td
+          (loop $tl
+            (br_if $td (i32.ge_u (local.get $p) (local.get $nf)))
+            (local.set $t (f32.add (local.get $t)
+              (f32.mul (f32.load (i32.add (local.get $r) (local.get $p)))
+                (f32.load (i32.add (local.get $uw) (local.get $p))))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (br $tl)))
+        (f32.store (local.get $logits) (f32.add (local.get $base) (local.get $t)))
+        (if (local.get $dim)
+          (then
+            (call $add_relu_row (i32.add (local.get $r) (local.get $nf)) (local.get $vec)
+              (local.get $out) (local.get $dim))))
+        (local.set $logits (i32.add (local.get $logits) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (local.get $so)))
+        (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
+        (br $l))))
+
   ;; out[c*so + j] = table[ids[c]*rs + j] (op) vec[j] for c < count, j < dim
   ;; ($relu: (t + vec) > 0 ? t + vec : 0; else t * vec), float32; rs, dim and so
   ;; in bytes
@@ -318,51 +425,14 @@
     (if (local.get $relu)
       (then
         (block $d
-      (loop $l
-        (br_if $d (i32.ge_u (local.get $ids) (local.get $end)))
-        (local.set $r (i32.add (local.get $table) (i32.mul (i32.load (local.get $ids)) (local.get $rs))))
-        (local.set $e64 (i32.add (local.get $r) (local.get $d64)))
-        (local.set $e16 (i32.add (local.get $r) (local.get $d16)))
-        (local.set $e (i32.add (local.get $r) (local.get $dim)))
-        (local.set $v (local.get $vec))
-        (local.set $o (local.get $out))
-        (block $b64
-          (loop $l64
-            (br_if $b64 (i32.ge_u (local.get $r) (local.get $e64)))
-            (local.set $x (f32x4.add (v128.load (local.get $r)) (v128.load (local.get $v))))
-            (v128.store (local.get $o) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
-            (local.set $x (f32x4.add (v128.load offset=16 (local.get $r)) (v128.load offset=16 (local.get $v))))
-            (v128.store offset=16 (local.get $o) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
-            (local.set $x (f32x4.add (v128.load offset=32 (local.get $r)) (v128.load offset=32 (local.get $v))))
-            (v128.store offset=32 (local.get $o) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
-            (local.set $x (f32x4.add (v128.load offset=48 (local.get $r)) (v128.load offset=48 (local.get $v))))
-            (v128.store offset=48 (local.get $o) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
-            (local.set $r (i32.add (local.get $r) (i32.const 64)))
-            (local.set $v (i32.add (local.get $v) (i32.const 64)))
-            (local.set $o (i32.add (local.get $o) (i32.const 64)))
-            (br $l64)))
-        (block $b16
-          (loop $l16
-            (br_if $b16 (i32.ge_u (local.get $r) (local.get $e16)))
-            (local.set $x (f32x4.add (v128.load (local.get $r)) (v128.load (local.get $v))))
-            (v128.store (local.get $o) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
-            (local.set $r (i32.add (local.get $r) (i32.const 16)))
-            (local.set $v (i32.add (local.get $v) (i32.const 16)))
-            (local.set $o (i32.add (local.get $o) (i32.const 16)))
-            (br $l16)))
-        (block $b4
-          (loop $l4
-            (br_if $b4 (i32.ge_u (local.get $r) (local.get $e)))
-            (local.set $t (f32.add (f32.load (local.get $r)) (f32.load (local.get $v))))
-            (if (i32.eqz (f32.gt (local.get $t) (f32.const 0))) (then (local.set $t (f32.const 0))))
-            (f32.store (local.get $o) (local.get $t))
-            (local.set $r (i32.add (local.get $r) (i32.const 4)))
-            (local.set $v (i32.add (local.get $v) (i32.const 4)))
-            (local.set $o (i32.add (local.get $o) (i32.const 4)))
-            (br $l4)))
-        (local.set $out (i32.add (local.get $out) (local.get $so)))
-        (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
-        (br $l))))
+          (loop $l
+            (br_if $d (i32.ge_u (local.get $ids) (local.get $end)))
+            (call $add_relu_row
+              (i32.add (local.get $table) (i32.mul (i32.load (local.get $ids)) (local.get $rs)))
+              (local.get $vec) (local.get $out) (local.get $dim))
+            (local.set $out (i32.add (local.get $out) (local.get $so)))
+            (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
+            (br $l))))
       (else
         (block $d
       (loop $l

@@ -66,6 +66,9 @@ export interface ModelCheckpointMeta {
     spillover: boolean;
     /** Whether early stopping ended the run. */
     finished: boolean;
+    /** Backend name and OpenBLAS threads of the run (absent in older checkpoints). */
+    backend?: string;
+    blasThreads?: number;
   };
   /** The model's own PRNG state (its initialisation stream). */
   prngState: number[];

@@ -7,7 +7,7 @@
  */
 
 import type { Dataset } from "../data/types.ts";
-import { evaluateRanking } from "../eval/evaluate.ts";
+import { evaluateRanking, type EvaluationResult } from "../eval/evaluate.ts";
 import type { LabeledBatch, NeuMF } from "../model/neumf.ts";
 import type { Batch, TrainingCycle } from "../pipeline/data_pipeline.ts";
 import { type FileWriter, writeFileAtomic } from "../pipeline/atomic_write.ts";
@@ -40,6 +40,11 @@ export interface ModelLoopOptions {
   print?: (line: string) => void;
   /** The file-writing seam for checkpoints. */
   writer?: FileWriter;
+  /**
+   * Evaluates the model (default: `evaluateRanking` on this thread; the
+   * trainer passes an evaluation worker pool's).
+   */
+  evaluate?: (model: NeuMF) => Promise<EvaluationResult>;
   /** Told when evaluation and the checkpoint write begin (fault tests trace it). */
   onPhase?: (phase: "evaluate" | "checkpoint") => void;
 }
@@ -93,7 +98,9 @@ export class ModelLoop implements TrainingLoop {
   async endCycle(cycle: TrainingCycle): Promise<boolean> {
     const o = this.#options;
     o.onPhase?.("evaluate");
-    const evaluation = evaluateRanking(o.model, o.dataset);
+    const evaluation = o.evaluate !== undefined
+      ? await o.evaluate(o.model)
+      : evaluateRanking(o.model, o.dataset);
     const record: EvalRecord = {
       epoch: (cycle.index + 1) * o.run.epochsBetweenEvals,
       cycle: cycle.index,

@@ -7,11 +7,12 @@
  */
 
 import type { TrainerFlags } from "../flags/specs.ts";
-import { defaultNumWorkers } from "../flags/specs.ts";
+import { defaultEvalWorkers, defaultNumWorkers } from "../flags/specs.ts";
 import { UsageError } from "../errors.ts";
 import { drawSeed, loadDatasetFromFlags } from "../data/load_from_flags.ts";
 import type { Dataset } from "../data/types.ts";
 import { evaluateRanking } from "../eval/evaluate.ts";
+import { type EvalWorkerPool, startEvalWorkers } from "../eval/eval_workers.ts";
 import { popularityScorer } from "../eval/popularity.ts";
 import { NeuMF } from "../model/neumf.ts";
 import { selectBackend } from "../model/select_backend.ts";
@@ -136,6 +137,8 @@ export async function runTrainer(
   let modelLoop: ModelLoop | undefined;
   let baseline: { hr: number; ndcg: number } | undefined;
   let backendName: string | undefined;
+  let model: NeuMF | undefined;
+  let evalPool: EvalWorkerPool | null = null;
   if (options.makeLoop !== undefined) {
     loop = options.makeLoop(dataset, seed);
   } else {
@@ -146,10 +149,12 @@ export async function runTrainer(
         popularity.ndcg.toFixed(4)
       }`,
     );
-    const { backend, description } = selectBackend(flags.backend);
+    const { backend, description } = selectBackend(flags.backend, {
+      blasThreads: flags.blas_threads,
+    });
     backendName = description;
     const prng = new Prng(seed, MODEL_INIT_STREAM);
-    const model = new NeuMF({
+    model = new NeuMF({
       numUsers: dataset.numUsers,
       numItems: dataset.numItems,
       model: flags.model,
@@ -176,6 +181,18 @@ export async function runTrainer(
     const fingerprint = dataFingerprint(dataset);
     if (resumed !== undefined) {
       _checkResumable(resumed, flags, fingerprint);
+      const was = resumed.meta.run;
+      if (
+        was.backend !== undefined &&
+        (was.backend !== backend.name ||
+          (backend.name === "blas" && was.blasThreads !== flags.blas_threads))
+      ) {
+        print(
+          `warning: the checkpoint was trained with backend ${was.backend}` +
+            `${was.backend === "blas" ? ` (${was.blasThreads} thread(s))` : ""}, this run uses ` +
+            `${description}: its metrics will not match an uninterrupted run bit for bit`,
+        );
+      }
       restoreModelState(model, resumed);
       startCycle = resumed.meta.run.cyclesDone;
       print(
@@ -203,6 +220,8 @@ export async function runTrainer(
         batchSize: flags.batch_size,
         numNeg: flags.num_neg,
         spillover: flags.spillover,
+        backend: backend.name,
+        blasThreads: flags.blas_threads,
       },
       prngState: prng.getState(),
       history: resumed?.meta.history,
@@ -213,6 +232,8 @@ export async function runTrainer(
       baseline,
       print,
       onPhase: options.onPhase,
+      evaluate: (m) =>
+        evalPool !== null ? evalPool.evaluate(m) : Promise.resolve(evaluateRanking(m, dataset)),
     });
     loop = modelLoop;
     if (resumed?.meta.run.finished || startCycle >= numCycles) {
@@ -267,7 +288,15 @@ export async function runTrainer(
   );
   let success = false;
   const cycles: CycleReport[] = [];
+  const evalWorkers = flags.eval_workers ??
+    defaultEvalWorkers(navigator.hardwareConcurrency, { blasThreads: flags.blas_threads });
   try {
+    if (model !== undefined && evalWorkers > 0) {
+      evalPool = startEvalWorkers(model, dataset, {
+        workers: evalWorkers,
+        blasThreads: flags.blas_threads,
+      });
+    }
     for await (const cycle of pipeline.cycles()) {
       options.onPhase?.("train");
       const started = performance.now();
@@ -307,6 +336,7 @@ export async function runTrainer(
     }
     success = true;
   } finally {
+    evalPool?.close();
     await pipeline.close({ success });
   }
   print(

@@ -71,6 +71,21 @@ Deno.test("a short run on synthetic data beats the most-popular baseline and wri
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /--user 99999: no such user/);
 
+    // resume on another backend: allowed, with a warning that the bits will differ.
+    const other = await runCli([
+      "trainer",
+      ...DATA,
+      "--train_epochs=6",
+      "--seed=1",
+      "--backend=ts",
+      "--resume",
+      `--cache_dir=${dir}/cache`,
+      `--model_dir=${dir}/model`,
+    ]);
+    assert.equal(other.code, 0, other.stderr);
+    assert.match(other.stdout, /warning: the checkpoint was trained with backend (blas|wasm)/);
+    assert.match(other.stdout, /nothing to train/);
+
     // export: one .npy per tensor plus id maps.
     const out = await runCli(["export", `--model_dir=${dir}/model`, `--out=${dir}/export`]);
     assert.equal(out.code, 0, out.stderr);
@@ -134,6 +149,31 @@ Deno.test("a run killed mid-way and resumed ends with the same metrics as an uni
     ]);
     assert.equal(mismatch.code, 2);
     assert.match(mismatch.stderr, /--batch_size is 50, the checkpoint has 100/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the trainer's metrics are the same bits with 0, 1 and 2 evaluation workers", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ncf_test_" });
+  try {
+    const runs = await Promise.all([0, 1, 2].map(async (workers) => {
+      const file = `${dir}/metrics_${workers}.jsonl`;
+      const r = await runCli([
+        "trainer",
+        ...DATA,
+        "--train_epochs=3",
+        "--seed=2",
+        `--eval_workers=${workers}`,
+        `--cache_dir=${dir}/cache`,
+        `--metrics_file=${file}`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      return metrics(file).map((m) => [m.hr, m.ndcg, m.loss]);
+    }));
+    assert.equal(runs[0].length, 3);
+    assert.deepEqual(runs[1], runs[0]);
+    assert.deepEqual(runs[2], runs[0]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

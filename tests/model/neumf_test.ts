@@ -183,6 +183,9 @@ Deno.test("scoreUserItems() agrees with predict() within 1e-5 for every variant,
     { model: "MLP" },
     { model: "MLP", layers: [8] },
     { numFactors: 5, layers: [10, 7, 5] },
+    { wasmKernels: false },
+    { model: "GMF", numFactors: 7, wasmKernels: false },
+    { model: "MLP", wasmKernels: false },
   ];
   for (const extra of variants) {
     await t.step(JSON.stringify(extra), () => {

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { loadDataset } from "../../lib/data/load_dataset.ts";
+import { evaluateRanking } from "../../lib/eval/evaluate.ts";
+import { startEvalWorkers } from "../../lib/eval/eval_workers.ts";
+import { type LabeledBatch, NeuMF, type NeuMFOptions } from "../../lib/model/neumf.ts";
+import { type BackendChoice, selectBackend } from "../../lib/model/select_backend.ts";
+import { wasmKernelsAvailable } from "../../lib/model/wasm_arena.ts";
+import { Prng } from "../../lib/random/prng.ts";
+
+const { dataset } = await loadDataset({
+  dataset: "synthetic",
+  seed: 3,
+  syntheticUsers: 300,
+  syntheticItems: 400,
+  numEvalNegatives: 99,
+});
+
+/** A model trained a little on the data set's positives, so the metrics are not trivial. */
+function trainedModel(backend: BackendChoice, extra: Partial<NeuMFOptions> = {}): NeuMF {
+  const model = new NeuMF({
+    numUsers: dataset.numUsers,
+    numItems: dataset.numItems,
+    learningRate: 0.01,
+    prng: new Prng(4),
+    backend: selectBackend(backend).backend,
+    ...extra,
+  });
+  const prng = new Prng(5);
+  const n = 256;
+  const batch: LabeledBatch = {
+    users: new Int32Array(n),
+    items: new Int32Array(n),
+    labels: new Int8Array(n),
+    count: n,
+  };
+  const { trainOffsets, trainItems } = dataset;
+  for (let step = 0; step < 150; step++) {
+    for (let b = 0; b < n; b++) {
+      const u = prng.nextInt(dataset.numUsers);
+      const positive = b % 2 === 0;
+      const start = trainOffsets[u];
+      const items = trainOffsets[u + 1] - start;
+      batch.users[b] = u;
+      batch.items[b] = positive
+        ? trainItems[start + prng.nextInt(items)]
+        : prng.nextInt(dataset.numItems);
+      batch.labels[b] = positive ? 1 : 0;
+    }
+    model.trainStep(batch);
+  }
+  return model;
+}
+
+function backends(): BackendChoice[] {
+  const out: BackendChoice[] = ["ts"];
+  if (wasmKernelsAvailable()) out.push("wasm");
+  try {
+    selectBackend("blas");
+    out.push("blas");
+  } catch (e) {
+    console.log(`blas backend skipped: ${(e as Error).message}`);
+  }
+  return out;
+}
+
+Deno.test("startEvalWorkers() gives evaluateRanking()'s bits with 0, 1 and 2 workers", async (t) => {
+  for (const backend of backends()) {
+    for (const variant of [{}, { model: "GMF" as const }, { model: "MLP" as const }]) {
+      await t.step(`${backend} ${JSON.stringify(variant)}`, async () => {
+        const model = trainedModel(backend, variant);
+        const serial = evaluateRanking(model, dataset);
+        assert.ok(serial.hr > 0.15, `the model learned something (HR@10 ${serial.hr})`);
+        for (const workers of [0, 1, 2]) {
+          const pool = startEvalWorkers(model, dataset, { workers });
+          try {
+            for (let repeat = 0; repeat < 2; repeat++) {
+              const parallel = await pool.evaluate(model);
+              assert.equal(parallel.hr, serial.hr, `${workers} workers, repeat ${repeat}`);
+              assert.equal(parallel.ndcg, serial.ndcg, `${workers} workers, repeat ${repeat}`);
+              assert.equal(parallel.users, serial.users);
+            }
+          } finally {
+            pool.close();
+          }
+        }
+      });
+    }
+  }
+});
+
+Deno.test("startEvalWorkers() follows the model's weights from one evaluation to the next", async () => {
+  const model = trainedModel("wasm");
+  const pool = startEvalWorkers(model, dataset, { workers: 1 });
+  try {
+    const before = await pool.evaluate(model);
+    model.parameters.values.fill(0.01);
+    model.prepareEval();
+    const after = await pool.evaluate(model);
+    const serial = evaluateRanking(model, dataset);
+    assert.notEqual(after.ndcg, before.ndcg);
+    assert.equal(after.hr, serial.hr);
+    assert.equal(after.ndcg, serial.ndcg);
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("a failed or crashed evaluation worker leaves the evaluation complete and unchanged", async (t) => {
+  const model = trainedModel("wasm");
+  const serial = evaluateRanking(model, dataset);
+  for (const query of ["", "?crash"]) {
+    await t.step(query === "" ? "fails" : "crashes", async () => {
+      const url = new URL(`./_failing_eval_worker.ts${query}`, import.meta.url);
+      const pool = startEvalWorkers(model, dataset, { workers: 2, workerUrl: url });
+      try {
+        assert.equal(pool.workers, 2);
+        const result = await pool.evaluate(model);
+        assert.equal(result.hr, serial.hr);
+        assert.equal(result.ndcg, serial.ndcg);
+        assert.equal(pool.workers, 0, "the failed workers are dropped");
+        const again = await pool.evaluate(model);
+        assert.equal(again.ndcg, serial.ndcg);
+      } finally {
+        pool.close();
+      }
+    });
+  }
+});
+
+Deno.test("startEvalWorkers() refuses a model of another shape and a bad worker count", () => {
+  const model = trainedModel("ts");
+  assert.throws(() => startEvalWorkers(model, dataset, { workers: -1 }), RangeError);
+  const pool = startEvalWorkers(model, dataset, { workers: 0 });
+  const other = new NeuMF({
+    numUsers: dataset.numUsers,
+    numItems: dataset.numItems,
+    numFactors: 4,
+  });
+  return assert.rejects(() => pool.evaluate(other), /Cannot evaluate: the model/);
+});
