@@ -100,8 +100,9 @@ export function sampleEvalNegatives(
     offsets[u + 1] = total;
   }
 
-  // Pass 2: draw.
-  const negatives = new Int32Array(total);
+  // Pass 2: draw. In shared memory, so evaluation workers read the
+  // negatives without a copy (they are the largest evaluation table).
+  const negatives = new Int32Array(new SharedArrayBuffer(total * 4));
   const marker = new Int32Array(numItems); // marker[i] === u + 1: item i is taken for user u
   const pool = new Int32Array(numItems);
   for (let u = 0; u < numUsers; u++) {

@@ -138,3 +138,7 @@ Deno.test("startEvalWorkers() refuses a model of another shape and a bad worker 
   });
   return assert.rejects(() => pool.evaluate(other), /Cannot evaluate: the model/);
 });
+
+Deno.test("a loaded data set's evaluation negatives live in shared memory, so the pool does not copy them", () => {
+  assert.ok(dataset.evalNegatives.buffer instanceof SharedArrayBuffer);
+});
