@@ -77,7 +77,12 @@ export { type Backend, tsBackend } from "./lib/model/backend.ts";
 export { openBlasBackend } from "./lib/model/blas_backend.ts";
 export { selectBackend } from "./lib/model/select_backend.ts";
 export { Adam, LazyAdam } from "./lib/model/adam.ts";
-export { evaluateRanking, type Scorer } from "./lib/eval/evaluate.ts";
+export { evaluateRanking, type EvaluationResult, type Scorer } from "./lib/eval/evaluate.ts";
+export {
+  type EvalWorkerOptions,
+  type EvalWorkerPool,
+  startEvalWorkers,
+} from "./lib/eval/eval_workers.ts";
 export { popularityScorer } from "./lib/eval/popularity.ts";
 export { hitAt, ndcgAt, RankingMetrics, rankOfPositive } from "./lib/eval/metrics.ts";
 export {
