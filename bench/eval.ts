@@ -107,17 +107,15 @@ async function _main(args: string[]): Promise<void> {
     numItems: f.num_items,
     candidates: f.candidates,
   });
-  console.log(
-    `eval ${f.num_users} users × ${f.candidates} candidates (${f.num_items} items), ` +
-      `NeuMF ${f.num_factors}; ${
-        f.layers.join(",")
-      }, backend ${description}, ${f.eval_workers} evaluation worker${
-        f.eval_workers === 1 ? "" : "s"
-      }`,
-  );
   const pool = f.eval_workers > 0
     ? startEvalWorkers(model, dataset, { workers: f.eval_workers, blasThreads: f.blas_threads })
     : null;
+  console.log(
+    `eval ${f.num_users} users × ${f.candidates} candidates (${f.num_items} items), ` +
+      `NeuMF ${f.num_factors}; ${f.layers.join(",")}, backend ${description}, ${
+        pool?.workers ?? 0
+      } evaluation worker${pool?.workers === 1 ? "" : "s"}`,
+  );
   const seconds: number[] = [];
   for (let r = 0; r < f.repeats; r++) {
     const result = pool !== null ? await pool.evaluate(model) : evaluateRanking(model, dataset);

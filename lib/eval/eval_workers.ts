@@ -66,6 +66,16 @@ function _shared(arr: Int32Array): Int32Array {
   return copy;
 }
 
+/** Whether this process may load the worker module (workers need read access to it). */
+function _mayLoad(url: URL): boolean {
+  if (url.protocol !== "file:") return true;
+  try {
+    return Deno.permissions.querySync({ name: "read", path: url }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
 /** The spec of `model` (what a worker needs to rebuild it). */
 function _specOf(model: NeuMF, blasThreads: number): EvalModelSpec {
   const c = model.config;
@@ -83,6 +93,8 @@ function _specOf(model: NeuMF, blasThreads: number): EvalModelSpec {
 /**
  * Starts `workers` evaluation workers for `model`'s shape and `dataset`'s
  * evaluation tables (copied once into shared memory unless already there).
+ * None start without read access to the worker module; the calling thread
+ * then scores every user.
  *
  * @example
  * ```ts
@@ -126,7 +138,9 @@ export function startEvalWorkers(
   const next = new Int32Array(new SharedArrayBuffer(4));
   const url = options.workerUrl ?? EVAL_WORKER_URL;
   let workers: Worker[] = [];
-  for (let i = 0; i < count; i++) {
+  // Without read access to the worker module the calling thread does it all.
+  const started = _mayLoad(url) ? count : 0;
+  for (let i = 0; i < started; i++) {
     const worker = new Worker(url, { type: "module" });
     worker.postMessage({ type: "init", spec, tables, ranks, next, chunk: _CHUNK });
     workers.push(worker);

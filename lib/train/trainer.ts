@@ -279,24 +279,31 @@ export async function runTrainer(
       print(line);
     },
   });
+  const evalWorkers = flags.eval_workers ??
+    defaultEvalWorkers(navigator.hardwareConcurrency, { blasThreads: flags.blas_threads });
+  if (model !== undefined && evalWorkers > 0) {
+    try {
+      evalPool = startEvalWorkers(model, dataset, {
+        workers: evalWorkers,
+        blasThreads: flags.blas_threads,
+      });
+    } catch (e) {
+      await pipeline.close({ success: false });
+      throw e;
+    }
+  }
+  const scorers = evalPool === null ? "" : `, ${evalPool.workers + 1} evaluation threads`;
   print(
     `run ${pipeline.cacheId}: cycles ${startCycle}..${
       numCycles - 1
     } of ${flags.epochs_between_evals} epochs` +
       (pipeline.generatorPid === undefined ? "" : `, generator pid ${pipeline.generatorPid}`) +
+      scorers +
       ` (log ${pipeline.paths.generatorLog})`,
   );
   let success = false;
   const cycles: CycleReport[] = [];
-  const evalWorkers = flags.eval_workers ??
-    defaultEvalWorkers(navigator.hardwareConcurrency, { blasThreads: flags.blas_threads });
   try {
-    if (model !== undefined && evalWorkers > 0) {
-      evalPool = startEvalWorkers(model, dataset, {
-        workers: evalWorkers,
-        blasThreads: flags.blas_threads,
-      });
-    }
     for await (const cycle of pipeline.cycles()) {
       options.onPhase?.("train");
       const started = performance.now();

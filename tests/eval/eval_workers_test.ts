@@ -142,3 +142,16 @@ Deno.test("startEvalWorkers() refuses a model of another shape and a bad worker 
 Deno.test("a loaded data set's evaluation negatives live in shared memory, so the pool does not copy them", () => {
   assert.ok(dataset.evalNegatives.buffer instanceof SharedArrayBuffer);
 });
+
+Deno.test("without read access to the worker module the pool starts no worker and still evaluates", async () => {
+  const script = new URL("./_no_read_pool.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-env", "--allow-ffi", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  assert.doesNotMatch(stderr, /Uncaught/);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), { workers: 0, same: true });
+});
