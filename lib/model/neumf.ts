@@ -811,105 +811,31 @@ export class NeuMF {
       this.#evalBuf = this.#allocate(Math.max(count, this.#evalBuf?.capacity ?? 0));
     }
     const buf = this.#evalBuf;
-    const H = this.#headSize;
-    const head = buf.head;
-    // The kernels apply when every array involved lives in the model's arena.
     const arena = this.#arena;
-    const inArena = arena !== null && arena.owns(
-      head,
-      buf.logits,
-      buf.acts[0] ?? head,
-      this.#itemPart,
-      this.#userPart,
-      this.#mfItemTable,
-      this.#mfUserTable,
-    );
-    const idsAt = inArena ? arena!.ids(items, count) : null;
-    if (this.#scoreFused(user, items, { idsAt, count, buf })) {
-      out.set(buf.logits.subarray(0, count));
-      return;
-    }
-    if (this.#gmf) {
+    const idsAt = arena !== null ? arena.ids(items, count) : null;
+    if (!this.#scoreFused(user, items, { idsAt, count, buf })) {
+      // An MLP without dense layers (layers = [n]) feeds its embeddings
+      // straight to the output layer.
+      const H = this.#headSize;
+      const head = buf.head;
       const nf = this.#nf;
-      const u = user * nf;
-      const table = this.#mfItemTable;
-      const userTable = this.#mfUserTable;
-      if (idsAt !== null) {
-        // From the joint item rows when there are (one random row per candidate).
-        const joint = this.#jointItems;
-        const rowBytes = this.#jointWidth * 4;
-        arena!.kernels.gather_op(
-          joint.length > 0 ? joint.byteOffset : table.byteOffset,
-          idsAt,
-          count,
-          joint.length > 0 ? rowBytes : nf * 4,
-          nf * 4,
-          userTable.byteOffset + u * 4,
-          head.byteOffset,
-          H * 4,
-          0,
-        );
-      } else {
-        for (let c = 0; c < count; c++) {
-          const s = items[c] * nf;
-          const d = c * H;
-          for (let j = 0; j < nf; j++) head[d + j] = userTable[u + j] * table[s + j];
-        }
-      }
-    }
-    if (this.#mlp) {
       const half = this.#half;
-      if (this.#dense.length === 0) {
-        const userTable = this.#mlpUserTable;
-        const itemTable = this.#mlpItemTable;
-        const u = user * half;
-        for (let c = 0; c < count; c++) {
-          const d = c * H + this.#nf;
-          const s = items[c] * half;
-          for (let j = 0; j < half; j++) {
-            head[d + j] = userTable[u + j];
-            head[d + half + j] = itemTable[s + j];
-          }
+      const mfUser = this.#mfUserTable;
+      const mfItem = this.#mfItemTable;
+      const mlpUser = this.#mlpUserTable;
+      const mlpItem = this.#mlpItemTable;
+      for (let c = 0; c < count; c++) {
+        const d = c * H;
+        const i = items[c];
+        for (let j = 0; j < nf; j++) head[d + j] = mfUser[user * nf + j] * mfItem[i * nf + j];
+        for (let j = 0; j < half; j++) {
+          head[d + nf + j] = mlpUser[user * half + j];
+          head[d + nf + half + j] = mlpItem[i * half + j];
         }
-      } else {
-        const first = this.#dense[0];
-        const width = first.outputs;
-        const userPart = this.#prepareUserPart(user);
-        const itemPart = this.#itemPart;
-        const act = buf.acts[0];
-        if (idsAt !== null) {
-          const joint = this.#jointItems;
-          arena!.kernels.gather_op(
-            joint.length > 0 ? joint.byteOffset + this.#nf * 4 : itemPart.byteOffset,
-            idsAt,
-            count,
-            joint.length > 0 ? this.#jointWidth * 4 : width * 4,
-            width * 4,
-            userPart.byteOffset,
-            act.byteOffset,
-            width * 4,
-            1,
-          );
-        } else {
-          for (let c = 0; c < count; c++) {
-            const s = items[c] * width;
-            const d = c * width;
-            for (let j = 0; j < width; j++) {
-              const z = itemPart[s + j] + userPart[j];
-              act[d + j] = z > 0 ? z : 0;
-            }
-          }
-        }
-        const last = this.#denseStack(act, buf, { from: 1, count });
-        _copyColumns(last, head, { count, width: this.#mlpOut, to: H, at: this.#nf });
       }
-    }
-    if (inArena) {
       this.#output.forward(head, buf.logits, { count });
-      out.set(buf.logits.subarray(0, count));
-    } else {
-      this.#output.forward(head, out, { count });
     }
+    out.set(buf.logits.subarray(0, count));
   }
 }
 

@@ -73,22 +73,6 @@ export interface WasmKernels {
   /** Copies `rows` rows of `cols` bytes between strided matrices (`ss` 0 repeats one row). */
   copy_rows(src: number, ss: number, dst: number, sd: number, rows: number, cols: number): void;
   /**
-   * Row `c` of `out` (stride `so` bytes) = the `dim` bytes at row `ids[c]`
-   * of `table` (row stride `rs` bytes) times `vec`, or with `relu`:
-   * max(row + vec, 0) (0 for NaN).
-   */
-  gather_op(
-    table: number,
-    ids: number,
-    count: number,
-    rs: number,
-    dim: number,
-    vec: number,
-    out: number,
-    so: number,
-    relu: number,
-  ): void;
-  /**
    * For each candidate `c < count`, from one read of row `ids[c]` of `table`
    * (row stride `rs` bytes): `logits[c] = base + Σ row[j]·uw[j]` over the
    * first `nf` bytes, and (when `dim` > 0) row `c` of `out` (stride `so`) =
