@@ -7,6 +7,7 @@
  *   deno task bench:accuracy --data ml-100k [--seeds 1,2,3] [--epochs 20] [-- extra trainer flags]
  *   deno task bench:accuracy --data ncf-ml-1m
  *   deno task bench:accuracy --data ncf-ml-1m --pretrain   # GMF 64 + MLP 512,256,128,64 → NeuMF, α 0.5
+ *   (the stages keep their best epoch, --keep_best, and NeuMF starts from those)
  *
  * Data come from ../shared/datasets (never copied into the repository).
  */
@@ -121,8 +122,12 @@ for (const seed of seeds) {
     const mlp = join(work, `mlp_${seed}`);
     // The two pretraining stages are independent: one core each.
     const [g, m] = await Promise.all([
-      train(seed, ["--model=GMF", "--num_factors=64", `--model_dir=${gmf}`], "gmf"),
-      train(seed, ["--model=MLP", "--layers=512,256,128,64", `--model_dir=${mlp}`], "mlp"),
+      train(seed, ["--model=GMF", "--num_factors=64", `--model_dir=${gmf}`, "--keep_best"], "gmf"),
+      train(
+        seed,
+        ["--model=MLP", "--layers=512,256,128,64", `--model_dir=${mlp}`, "--keep_best"],
+        "mlp",
+      ),
     ]);
     stages.push(
       `| GMF 64 | ${seed} | ${g.hr.toFixed(4)} | ${g.ndcg.toFixed(4)} | ${g.epoch} | ${

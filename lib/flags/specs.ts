@@ -166,6 +166,10 @@ export const TRAINER_FLAGS = {
   plot: stringFlag("Draw HR@10, NDCG@10 and loss by epoch into this SVG file.", {}),
   model_dir: stringFlag("Keep a checkpoint here after every evaluation.", {}),
   resume: boolFlag("Continue from the checkpoint in --model_dir.", { default: false }),
+  keep_best: boolFlag(
+    "Also keep the checkpoint of the best HR@10 so far in --model_dir/best (pretraining starts from it).",
+    { default: false },
+  ),
   use_subprocess: boolFlag(
     "Spawn the generator; with --nouse_subprocess, print its command for an operator.",
     { default: true },
@@ -275,6 +279,9 @@ export function checkTrainerFlags(values: TrainerFlags): void {
   checkDataFlags(values);
   if (values.resume && values.model_dir === undefined) {
     throw new UsageError("Cannot use --resume: it needs --model_dir");
+  }
+  if (values.keep_best && values.model_dir === undefined) {
+    throw new UsageError("Cannot use --keep_best: it needs --model_dir");
   }
   if ((values.pretrain_gmf === undefined) !== (values.pretrain_mlp === undefined)) {
     throw new UsageError("Cannot pretrain: --pretrain_gmf and --pretrain_mlp go together");

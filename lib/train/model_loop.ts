@@ -17,6 +17,10 @@ import {
   saveModelCheckpoint,
 } from "./model_checkpoint.ts";
 import { renderTrainingPlot } from "./plot_svg.ts";
+import { join } from "node:path";
+
+/** The subfolder of `--model_dir` that `--keep_best` keeps the best checkpoint in. */
+export const BEST_DIR = "best";
 import type { TrainingLoop } from "./trainer.ts";
 
 /** Options of {@linkcode ModelLoop}. */
@@ -34,6 +38,8 @@ export interface ModelLoopOptions {
   metricsFile?: string;
   plot?: string;
   modelDir?: string;
+  /** Also keep the best-HR@10 checkpoint in `modelDir/best`. */
+  keepBest?: boolean;
   /** The popularity baseline, drawn on the plot. */
   baseline?: { hr: number; ndcg: number };
   /** Receives report lines. */
@@ -114,6 +120,7 @@ export class ModelLoop implements TrainingLoop {
     this.#lossSum = 0;
     this.#examples = 0;
     this.#trainSeconds = 0;
+    const improved = this.history.every((r) => record.hr > r.hr);
     this.history.push(record);
     o.print?.(formatEvalLine(record));
     if (o.metricsFile !== undefined) {
@@ -125,7 +132,7 @@ export class ModelLoop implements TrainingLoop {
     const stop = o.hrThreshold !== undefined && record.hr >= o.hrThreshold;
     if (o.modelDir !== undefined) {
       o.onPhase?.("checkpoint");
-      await saveModelCheckpoint(o.modelDir, o.model, {
+      const checkpoint = {
         dataset: o.dataset,
         run: {
           ...o.run,
@@ -136,7 +143,11 @@ export class ModelLoop implements TrainingLoop {
         prngState: o.prngState,
         history: this.history,
         writer: o.writer,
-      });
+      };
+      await saveModelCheckpoint(o.modelDir, o.model, checkpoint);
+      if (o.keepBest === true && improved) {
+        await saveModelCheckpoint(join(o.modelDir, BEST_DIR), o.model, checkpoint);
+      }
     }
     if (stop) {
       o.print?.(`HR@10 ${record.hr.toFixed(4)} ≥ --hr_threshold ${o.hrThreshold}: stopping early`);

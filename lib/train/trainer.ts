@@ -6,6 +6,7 @@
  * @module
  */
 
+import { join } from "node:path";
 import type { TrainerFlags } from "../flags/specs.ts";
 import { defaultEvalWorkers, defaultNumWorkers } from "../flags/specs.ts";
 import { UsageError } from "../errors.ts";
@@ -31,7 +32,8 @@ import {
   loadModelCheckpoint,
   restoreModelState,
 } from "./model_checkpoint.ts";
-import { ModelLoop } from "./model_loop.ts";
+import { BEST_DIR, ModelLoop } from "./model_loop.ts";
+import { CHECKPOINT_FILE } from "./checkpoint_file.ts";
 import { applyPretraining } from "./pretrain.ts";
 
 /** Stream of the model's initial weights. */
@@ -199,13 +201,14 @@ export async function runTrainer(
         `resumed from ${flags.model_dir} after epoch ${resumed.meta.run.epochsDone} (cycle ${startCycle})`,
       );
     } else if (flags.pretrain_gmf !== undefined) {
-      applyPretraining(model, {
-        gmf: await loadModelCheckpoint(flags.pretrain_gmf),
-        mlp: await loadModelCheckpoint(flags.pretrain_mlp!),
-        alpha: flags.alpha,
-      }, { gmfDir: flags.pretrain_gmf, mlpDir: flags.pretrain_mlp });
+      const gmf = await _loadPretrained(flags.pretrain_gmf);
+      const mlp = await _loadPretrained(flags.pretrain_mlp!);
+      applyPretraining(model, { gmf: gmf.checkpoint, mlp: mlp.checkpoint, alpha: flags.alpha }, {
+        gmfDir: flags.pretrain_gmf,
+        mlpDir: flags.pretrain_mlp,
+      });
       print(
-        `pretrained from ${flags.pretrain_gmf} (GMF) and ${flags.pretrain_mlp} (MLP), alpha ${flags.alpha}`,
+        `pretrained from ${gmf.description} (GMF) and ${mlp.description} (MLP), alpha ${flags.alpha}`,
       );
     }
     modelLoop = new ModelLoop({
@@ -229,6 +232,7 @@ export async function runTrainer(
       metricsFile: flags.metrics_file,
       plot: flags.plot,
       modelDir: flags.model_dir,
+      keepBest: flags.keep_best,
       baseline,
       print,
       onPhase: options.onPhase,
@@ -387,6 +391,29 @@ function _checkResumable(
   if (mismatches.length > 0) {
     throw new UsageError(`Cannot resume from ${flags.model_dir}: ${mismatches.join("; ")}`);
   }
+}
+
+/**
+ * The checkpoint a `--pretrain_*` folder offers: its `best` one (kept by
+ * `--keep_best`, as the paper's code keeps the best epoch's weights) when
+ * there is one, else the last.
+ */
+async function _loadPretrained(
+  dir: string,
+): Promise<{ checkpoint: LoadedModelCheckpoint; description: string }> {
+  const best = join(dir, BEST_DIR);
+  let hasBest = false;
+  try {
+    hasBest = (await Deno.stat(join(best, CHECKPOINT_FILE))).isFile;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const checkpoint = await loadModelCheckpoint(hasBest ? best : dir);
+  const epoch = checkpoint.meta.run.epochsDone;
+  return {
+    checkpoint,
+    description: `${dir} (${hasBest ? "best" : "last"} epoch, ${epoch})`,
+  };
 }
 
 function _maxEvalNegatives(dataset: Dataset): number {

@@ -178,3 +178,50 @@ Deno.test("the trainer's metrics are the same bits with 0, 1 and 2 evaluation wo
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("--keep_best keeps the best epoch's checkpoint and pretraining starts from it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ncf_test_" });
+  try {
+    const common = [...DATA, "--seed=3", `--cache_dir=${dir}/cache`];
+    const gmf = await runCli([
+      "trainer",
+      ...common,
+      "--model=GMF",
+      "--train_epochs=5",
+      "--keep_best",
+      `--model_dir=${dir}/gmf`,
+      `--metrics_file=${dir}/gmf.jsonl`,
+    ]);
+    assert.equal(gmf.code, 0, gmf.stderr);
+    const records = metrics(`${dir}/gmf.jsonl`);
+    const best = records.reduce((a, b) => (b.hr > a.hr ? b : a));
+    const mlp = await runCli([
+      "trainer",
+      ...common,
+      "--model=MLP",
+      "--train_epochs=2",
+      `--model_dir=${dir}/mlp`,
+    ]);
+    assert.equal(mlp.code, 0, mlp.stderr);
+    await assert.rejects(() => Deno.stat(`${dir}/mlp/best`), Deno.errors.NotFound);
+    const neumf = await runCli([
+      "trainer",
+      ...common,
+      "--train_epochs=1",
+      `--pretrain_gmf=${dir}/gmf`,
+      `--pretrain_mlp=${dir}/mlp`,
+    ]);
+    assert.equal(neumf.code, 0, neumf.stderr);
+    assert.match(
+      neumf.stdout,
+      new RegExp(
+        `pretrained from \\S+gmf \\(best epoch, ${best.epoch}\\) \\(GMF\\) and \\S+mlp \\(last epoch, 2\\)`,
+      ),
+    );
+    const usage = await runCli(["trainer", ...common, "--keep_best"]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--keep_best: it needs --model_dir/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
