@@ -76,7 +76,15 @@ export { NeuMF, type NeuMFOptions } from "./lib/model/neumf.ts";
 export { type Backend, tsBackend } from "./lib/model/backend.ts";
 export { openBlasBackend } from "./lib/model/blas_backend.ts";
 export { selectBackend } from "./lib/model/select_backend.ts";
-export { Adam, LazyAdam } from "./lib/model/adam.ts";
+export {
+  Adam,
+  type AdamOptions,
+  LazyAdam,
+  type Optimizer,
+  type OptimizerKind,
+  type OptimizerState,
+} from "./lib/model/adam.ts";
+export { Sgd, type SgdOptions } from "./lib/model/sgd.ts";
 export { evaluateRanking, type EvaluationResult, type Scorer } from "./lib/eval/evaluate.ts";
 export {
   type EvalWorkerOptions,

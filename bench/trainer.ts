@@ -8,7 +8,7 @@
  * ```
  * deno task bench:trainer --ratings_file ../shared/datasets/ml-100k/u.data
  *   [--num_factors 8] [--layers 64,32,16,8] [--batch_size 256]
- *   [--optimizer adam|lazy_adam] [--backend auto|blas|ts|wasm] [--blas_threads 1] [--nowasm_kernels]
+ *   [--optimizer adam|lazy_adam|sgd] [--backend auto|blas|ts|wasm] [--blas_threads 1] [--nowasm_kernels]
  *   [--learning_rate 0.001] [--num_neg 4] [--epochs 3] [--warmup_epochs 1]
  *   [--seed 1] [--num_eval_negatives 99] [--min_ratings 20]
  * ```
@@ -46,6 +46,7 @@ import {
 } from "../lib/pipeline/epoch.ts";
 import { Prng } from "../lib/random/prng.ts";
 import { MODEL_INIT_STREAM } from "../lib/train/trainer.ts";
+import { OPTIMIZERS } from "../lib/flags/specs.ts";
 
 const _FLAGS = {
   ratings_file: stringFlag(
@@ -58,7 +59,7 @@ const _FLAGS = {
     min: 1,
   }),
   batch_size: intFlag("Examples per training step.", { default: 256, min: 1 }),
-  optimizer: enumFlag("adam (dense) or lazy_adam.", ["adam", "lazy_adam"] as const, {
+  optimizer: enumFlag("adam (dense), lazy_adam or sgd.", OPTIMIZERS, {
     default: "adam",
   }),
   backend: enumFlag("Matrix-product backend.", BACKEND_CHOICES, { default: "auto" }),

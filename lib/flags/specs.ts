@@ -14,7 +14,7 @@ import { GROUPLENS_BASE_URL } from "../data/download.ts";
 /** Models `--model` names. */
 export const MODELS = ["GMF", "MLP", "NeuMF"] as const;
 /** Optimizers `--optimizer` names. */
-export const OPTIMIZERS = ["adam", "lazy_adam"] as const;
+export const OPTIMIZERS = ["adam", "lazy_adam", "sgd"] as const;
 /** Matrix-product backends `--backend` names. */
 export const BACKENDS = ["auto", "blas", "wasm", "ts"] as const;
 
@@ -115,7 +115,7 @@ export const TRAINER_FLAGS = {
     min: 1,
   }),
   batch_size: intFlag("Training examples per batch.", { default: 256, min: 1 }),
-  learning_rate: floatFlag("Adam learning rate.", { default: 0.001, min: 0 }),
+  learning_rate: floatFlag("Step size of the optimizer.", { default: 0.001, min: 0 }),
   num_factors: intFlag("Embedding size of the GMF branch.", { default: 8, min: 1 }),
   layers: intListFlag("Sizes of the MLP layers; the first is the concatenated embeddings.", {
     default: [64, 32, 16, 8],
@@ -125,7 +125,7 @@ export const TRAINER_FLAGS = {
   hr_threshold: floatFlag("Stop early once HR@10 reaches this.", { min: 0, max: 1 }),
   model: enumFlag("GMF, MLP, or their fusion NeuMF.", MODELS, { default: "NeuMF" }),
   optimizer: enumFlag(
-    "adam updates every parameter each step; lazy_adam only the embedding rows a batch touched.",
+    "adam updates every parameter each step; lazy_adam only the embedding rows a batch touched; sgd is plain SGD (the paper's choice for fine-tuning a pretrained NeuMF).",
     OPTIMIZERS,
     { default: "adam" },
   ),

@@ -37,6 +37,7 @@
 
 import type { TouchedRows } from "./embedding.ts";
 import type { Parameters } from "./parameters.ts";
+import { forEachPlannedRange, type UpdatePlan, updatePlan } from "./_update_plan.ts";
 import { type WasmArena, wasmArenaOf, type WasmKernels } from "./wasm_arena.ts";
 
 /** Hyper-parameters, with the paper's / Keras' defaults. */
@@ -51,37 +52,40 @@ export interface AdamOptions {
   epsilon?: number;
 }
 
+/** The optimizers: Adam, LazyAdam, and plain SGD (`lib/model/sgd.ts`). */
+export type OptimizerKind = "adam" | "lazy_adam" | "sgd";
+
 /** An optimizer's resumable state (copies; safe to serialise). */
 export interface OptimizerState {
   /** Which optimizer wrote it. */
-  kind: "adam" | "lazy_adam";
-  /** Steps taken so far (the `t` of the bias correction). */
+  kind: OptimizerKind;
+  /** Steps taken so far (the `t` of Adam's bias correction). */
   step: number;
-  /** First moments, by parameter name. */
+  /** First moments, by parameter name (empty for SGD). */
   m: Record<string, Float32Array>;
-  /** Second moments, by parameter name. */
+  /** Second moments, by parameter name (empty for SGD). */
   v: Record<string, Float32Array>;
 }
 
 /** What the model needs from an optimizer. */
 export interface Optimizer {
-  /** `"adam"` or `"lazy_adam"`. */
-  readonly kind: "adam" | "lazy_adam";
+  /** Which optimizer this is. */
+  readonly kind: OptimizerKind;
   /** Step size; may be changed between steps. */
   learningRate: number;
   /** Steps taken so far. */
   readonly stepCount: number;
-  /** First-moment decay. */
-  readonly beta1: number;
-  /** Second-moment decay. */
-  readonly beta2: number;
-  /** Denominator guard. */
-  readonly epsilon: number;
+  /** Adam's first-moment decay (absent for SGD). */
+  readonly beta1?: number;
+  /** Adam's second-moment decay (absent for SGD). */
+  readonly beta2?: number;
+  /** Adam's denominator guard (absent for SGD). */
+  readonly epsilon?: number;
   /** Applies the accumulated gradients, then zeroes them. */
   step(): void;
   /** A copy of the state, for checkpoints. */
   getState(): OptimizerState;
-  /** Restores a state from {@linkcode Optimizer.getState} (of either kind). */
+  /** Restores a state from {@linkcode Optimizer.getState}. */
   setState(state: OptimizerState): void;
 }
 
@@ -219,6 +223,9 @@ class _AdamCore {
   }
 
   setState(kind: "adam" | "lazy_adam", state: OptimizerState): void {
+    if (state.kind === "sgd") {
+      throw new RangeError(`Cannot restore ${kind} state: it is an sgd state, without moments`);
+    }
     if (!Number.isSafeInteger(state.step) || state.step < 0) {
       throw new RangeError(
         `Cannot restore ${kind} state: step ${state.step} is not an integer ≥ 0`,
@@ -318,7 +325,7 @@ export class Adam implements Optimizer {
   }
 
   /**
-   * Restores a state from `getState()` (of either optimizer).
+   * Restores a state from `getState()` (of either Adam).
    * @throws {RangeError} on a missing, extra or mis-sized tensor or a bad step.
    */
   setState(state: OptimizerState): void {
@@ -351,9 +358,9 @@ export class LazyAdam implements Optimizer {
   /** Always `"lazy_adam"`. */
   readonly kind = "lazy_adam" as const;
   #core: _AdamCore;
-  #sparse: { offset: number; rowLength: number; touched: TouchedRows }[] = [];
-  #dense: { start: number; end: number }[] = [];
-  #sets: TouchedRows[] = [];
+  #plan: UpdatePlan;
+  #k: _Constants | null = null;
+  #update = (start: number, end: number) => this.#core.update(start, end, this.#k!);
 
   /**
    * Zeroed moments for every tensor of `params`, bound to the touched-row sets.
@@ -367,32 +374,7 @@ export class LazyAdam implements Optimizer {
     options: AdamOptions & { touched: ReadonlyMap<string, TouchedRows> },
   ) {
     this.#core = new _AdamCore(params, options);
-    for (const name of options.touched.keys()) {
-      if (!params.has(name) || !params.get(name).sparse) {
-        throw new RangeError(`Cannot build LazyAdam: '${name}' is not a sparse tensor`);
-      }
-    }
-    for (const e of params.entries) {
-      if (!e.sparse) {
-        const last = this.#dense.at(-1);
-        if (last !== undefined && last.end === e.offset) last.end = e.offset + e.length;
-        else this.#dense.push({ start: e.offset, end: e.offset + e.length });
-        continue;
-      }
-      const touched = options.touched.get(e.name);
-      if (touched === undefined) {
-        throw new RangeError(
-          `Cannot build LazyAdam: sparse tensor '${e.name}' has no touched-row set`,
-        );
-      }
-      if (touched.rows.length < e.rows) {
-        throw new RangeError(
-          `Cannot build LazyAdam: the touched-row set of '${e.name}' holds ${touched.rows.length} rows, the tensor ${e.rows}`,
-        );
-      }
-      this.#sparse.push({ offset: e.offset, rowLength: e.rowLength, touched });
-      if (!this.#sets.includes(touched)) this.#sets.push(touched);
-    }
+    this.#plan = updatePlan(params, options.touched, { who: "LazyAdam" });
   }
 
   /** First-moment decay. */
@@ -424,16 +406,8 @@ export class LazyAdam implements Optimizer {
   /** One update of the touched rows and the dense tensors; zeroes their gradients. */
   step(): void {
     const c = this.#core;
-    const k = c.constants(c.nextRate());
-    for (const { start, end } of this.#dense) c.update(start, end, k);
-    for (const { offset, rowLength, touched } of this.#sparse) {
-      const rows = touched.rows;
-      for (let r = 0, n = touched.count; r < n; r++) {
-        const start = offset + rows[r] * rowLength;
-        c.update(start, start + rowLength, k);
-      }
-    }
-    for (const set of this.#sets) set.clear();
+    this.#k = c.constants(c.nextRate());
+    forEachPlannedRange(this.#plan, this.#update);
   }
 
   /** A copy of the step count and moments, by tensor name. */
@@ -442,7 +416,7 @@ export class LazyAdam implements Optimizer {
   }
 
   /**
-   * Restores a state from `getState()` (of either optimizer).
+   * Restores a state from `getState()` (of either Adam).
    * @throws {RangeError} on a missing, extra or mis-sized tensor or a bad step.
    */
   setState(state: OptimizerState): void {

@@ -27,13 +27,14 @@
  * @module
  */
 
-import { Adam, LazyAdam, type Optimizer } from "./adam.ts";
+import { Adam, LazyAdam, type Optimizer, type OptimizerKind } from "./adam.ts";
 import { type Backend, type GemmArgs, tsBackend } from "./backend.ts";
 import { Dense, reluBackward, reluForward } from "./dense.ts";
 import { gatherRows, l2RowPenalty, scatterAddRows, TouchedRows } from "./embedding.ts";
 import { fillGlorotUniform, fillLecunUniform, fillNormal } from "./init.ts";
 import { sigmoidBinaryCrossEntropy } from "./loss.ts";
 import { Parameters, type ParameterSpec } from "./parameters.ts";
+import { Sgd } from "./sgd.ts";
 import { WasmArena, wasmArenaOf } from "./wasm_arena.ts";
 import { Prng } from "../random/prng.ts";
 
@@ -56,9 +57,12 @@ export interface NeuMFOptions {
   mfRegularization?: number;
   /** L2 coefficient of the MLP embedding rows looked up (default 0). */
   mlpRegularization?: number;
-  /** "adam" (dense, default) or "lazy_adam" (touched embedding rows only). */
-  optimizer?: "adam" | "lazy_adam";
-  /** Adam step size (default 0.001). */
+  /**
+   * "adam" (dense, default), "lazy_adam" (touched embedding rows only) or
+   * "sgd" (plain SGD, as the paper fine-tunes pretrained NeuMF).
+   */
+  optimizer?: OptimizerKind;
+  /** Step size (default 0.001). */
   learningRate?: number;
   /** Adam β1 (default 0.9). */
   beta1?: number;
@@ -324,7 +328,7 @@ export class NeuMF {
       epsilon: options.epsilon,
     };
     const optimizer = options.optimizer ?? "adam";
-    if (optimizer === "lazy_adam") {
+    if (optimizer === "lazy_adam" || optimizer === "sgd") {
       this.#userTouched = new TouchedRows(numUsers);
       this.#itemTouched = new TouchedRows(numItems);
       const touched = new Map<string, TouchedRows>();
@@ -333,7 +337,9 @@ export class NeuMF {
           touched.set(e.name, e.name.includes("_user_") ? this.#userTouched : this.#itemTouched);
         }
       }
-      this.optimizer = new LazyAdam(params, { ...adamOptions, touched });
+      this.optimizer = optimizer === "sgd"
+        ? new Sgd(params, { learningRate: options.learningRate, touched })
+        : new LazyAdam(params, { ...adamOptions, touched });
     } else if (optimizer === "adam") {
       this.#userTouched = null;
       this.#itemTouched = null;

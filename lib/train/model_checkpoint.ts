@@ -10,7 +10,7 @@
 import type { Dataset } from "../data/types.ts";
 import type { Backend } from "../model/backend.ts";
 import { type ModelKind, NeuMF } from "../model/neumf.ts";
-import type { OptimizerState } from "../model/adam.ts";
+import type { OptimizerKind, OptimizerState } from "../model/adam.ts";
 import {
   type CheckpointArray,
   type CheckpointData,
@@ -45,12 +45,13 @@ export interface ModelCheckpointMeta {
     mlpRegularization: number;
   };
   optimizer: {
-    kind: "adam" | "lazy_adam";
+    kind: OptimizerKind;
     step: number;
     learningRate: number;
-    beta1: number;
-    beta2: number;
-    epsilon: number;
+    /** Adam's hyper-parameters (absent for SGD). */
+    beta1?: number;
+    beta2?: number;
+    epsilon?: number;
   };
   run: {
     seed: number;
@@ -149,6 +150,7 @@ export async function saveModelCheckpoint(
   const arrays: Record<string, CheckpointArray> = {};
   for (const e of parameters.entries) {
     arrays[`param/${e.name}`] = e.values;
+    if (optimizer.kind === "sgd") continue; // no moments
     arrays[`adam_m/${e.name}`] = state.m[e.name];
     arrays[`adam_v/${e.name}`] = state.v[e.name];
   }
@@ -275,6 +277,7 @@ export function restoreModelState(model: NeuMF, checkpoint: LoadedModelCheckpoin
       return a;
     };
     values[e.name] = get(`param/${e.name}`);
+    if (state.kind === "sgd") continue; // no moments
     state.m[e.name] = get(`adam_m/${e.name}`);
     state.v[e.name] = get(`adam_v/${e.name}`);
   }

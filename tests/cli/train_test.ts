@@ -179,7 +179,7 @@ Deno.test("the trainer's metrics are the same bits with 0, 1 and 2 evaluation wo
   }
 });
 
-Deno.test("--keep_best keeps the best epoch's checkpoint and pretraining starts from it", async () => {
+Deno.test("--keep_best keeps the best epoch's checkpoint and pretraining starts from it (fine-tuned with sgd)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ncf_test_" });
   try {
     const common = [...DATA, "--seed=3", `--cache_dir=${dir}/cache`];
@@ -210,8 +210,10 @@ Deno.test("--keep_best keeps the best epoch's checkpoint and pretraining starts 
       "--train_epochs=1",
       `--pretrain_gmf=${dir}/gmf`,
       `--pretrain_mlp=${dir}/mlp`,
+      "--optimizer=sgd",
     ]);
     assert.equal(neumf.code, 0, neumf.stderr);
+    assert.match(neumf.stdout, /parameters, sgd, backend/);
     assert.match(
       neumf.stdout,
       new RegExp(

@@ -153,7 +153,9 @@ Deno.test("NeuMF overfits a tiny synthetic problem within a few hundred steps", 
       batch.labels[b] = (u * 3 + i * 5) % 7 < 3 ? 1 : 0;
     }
   }
-  for (const optimizer of ["adam", "lazy_adam"] as const) {
+  for (
+    const [optimizer, learningRate] of [["adam", 0.01], ["lazy_adam", 0.01], ["sgd", 1]] as const
+  ) {
     for (const model of ["NeuMF", "GMF", "MLP"] as const) {
       await t.step(`${model} ${optimizer}`, () => {
         const m = new NeuMF({
@@ -161,7 +163,7 @@ Deno.test("NeuMF overfits a tiny synthetic problem within a few hundred steps", 
           numItems,
           model,
           optimizer,
-          learningRate: 0.01,
+          learningRate,
           prng: new Prng(6),
         });
         const first = m.trainStep(batch);
@@ -244,7 +246,7 @@ Deno.test("scoreUserItems() refreshes its cache after training and honours count
 });
 
 Deno.test("the same seed gives identical parameters and an identical loss sequence", async (t) => {
-  for (const optimizer of ["adam", "lazy_adam"] as const) {
+  for (const optimizer of ["adam", "lazy_adam", "sgd"] as const) {
     await t.step(optimizer, () => {
       const run = (seed: number) => {
         const model = new NeuMF({ numUsers: 30, numItems: 40, optimizer, prng: new Prng(seed) });
@@ -264,8 +266,8 @@ Deno.test("the same seed gives identical parameters and an identical loss sequen
   }
 });
 
-Deno.test("lazy_adam leaves rows outside the batch untouched while adam keeps moving them", () => {
-  const steps = (optimizer: "adam" | "lazy_adam") => {
+Deno.test("lazy_adam and sgd leave rows outside the batch untouched while adam keeps moving them", () => {
+  const steps = (optimizer: "adam" | "lazy_adam" | "sgd") => {
     const model = new NeuMF({ numUsers: 3, numItems: 4, optimizer, prng: new Prng(10) });
     model.trainStep({
       users: Int32Array.of(0),
@@ -284,6 +286,8 @@ Deno.test("lazy_adam leaves rows outside the batch untouched while adam keeps mo
   };
   const lazy = steps("lazy_adam");
   assert.deepEqual(lazy.after, lazy.row0);
+  const sgd = steps("sgd");
+  assert.deepEqual(sgd.after, sgd.row0);
   const dense = steps("adam");
   assert.notDeepEqual(dense.after, dense.row0);
 });
@@ -311,7 +315,7 @@ Deno.test("NeuMF refuses impossible configurations and ids outside the tables", 
   assert.throws(() => new NeuMF({ numUsers: 2, numItems: 5, layers: [7, 4] }), RangeError);
   assert.throws(() => new NeuMF({ numUsers: 2, numItems: 5, model: "XYZ" as "GMF" }), RangeError);
   assert.throws(
-    () => new NeuMF({ numUsers: 2, numItems: 5, optimizer: "sgd" as "adam" }),
+    () => new NeuMF({ numUsers: 2, numItems: 5, optimizer: "rmsprop" as "adam" }),
     RangeError,
   );
   assert.throws(() => new NeuMF({ numUsers: 2, numItems: 5, mfRegularization: -1 }), RangeError);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { TINY_RUN, tinyDataset } from "./_checkpoint_fixtures.ts";
 import { NeuMF } from "../../lib/model/neumf.ts";
 import { Prng } from "../../lib/random/prng.ts";
 import { applyPretraining } from "../../lib/train/pretrain.ts";
@@ -7,35 +8,11 @@ import {
   modelFromCheckpoint,
   saveModelCheckpoint,
 } from "../../lib/train/model_checkpoint.ts";
-import type { Dataset } from "../../lib/data/types.ts";
 
 const USERS = 6;
 const ITEMS = 9;
-const DATASET: Dataset = {
-  numUsers: USERS,
-  numItems: ITEMS,
-  userIds: Float64Array.from({ length: USERS }, (_, i) => 100 + i),
-  itemIds: Float64Array.from({ length: ITEMS }, (_, i) => 200 + i),
-  trainOffsets: Int32Array.from({ length: USERS + 1 }, (_, i) => i),
-  trainItems: Int32Array.from({ length: USERS }, (_, i) => i),
-  evalItems: Int32Array.from({ length: USERS }, (_, i) => i + 1),
-  evalNegOffsets: new Int32Array(USERS + 1),
-  evalNegatives: new Int32Array(0),
-  numEvalCappedUsers: 0,
-};
-const RUN = {
-  seed: 1,
-  dataset: "test",
-  dataFingerprint: "x",
-  cyclesDone: 1,
-  epochsDone: 1,
-  epochsBetweenEvals: 1,
-  trainEpochs: 1,
-  batchSize: 4,
-  numNeg: 1,
-  spillover: true,
-  finished: false,
-};
+const DATASET = tinyDataset(USERS, ITEMS);
+const RUN = TINY_RUN;
 
 async function trained(model: "GMF" | "MLP", dir: string) {
   const m = new NeuMF({
