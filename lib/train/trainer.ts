@@ -210,6 +210,13 @@ export async function runTrainer(
       print(
         `pretrained from ${gmf.description} (GMF) and ${mlp.description} (MLP), alpha ${flags.alpha}`,
       );
+      // As the paper's code, which prints its "Init" performance.
+      const start = evaluateRanking(model, dataset);
+      print(
+        `pretrained NeuMF before training  HR@10 ${start.hr.toFixed(4)}  NDCG@10 ${
+          start.ndcg.toFixed(4)
+        }`,
+      );
     }
     modelLoop = new ModelLoop({
       model,

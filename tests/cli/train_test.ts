@@ -216,6 +216,10 @@ Deno.test("--keep_best keeps the best epoch's checkpoint and pretraining starts 
     assert.match(neumf.stdout, /parameters, sgd, backend/);
     assert.match(
       neumf.stdout,
+      /pretrained NeuMF before training {2}HR@10 0\.\d{4} {2}NDCG@10 0\.\d{4}/,
+    );
+    assert.match(
+      neumf.stdout,
       new RegExp(
         `pretrained from \\S+gmf \\(best epoch, ${best.epoch}\\) \\(GMF\\) and \\S+mlp \\(last epoch, 2\\)`,
       ),
