@@ -72,6 +72,8 @@ interface Best {
   epoch: number;
   seconds: number;
   exps: number;
+  /** A pretrained NeuMF's HR@10 / NDCG@10 before training (its trainer's line). */
+  before?: { hr: number; ndcg: number };
 }
 
 async function train(seed: number, flags: string[], name: string): Promise<Best> {
@@ -92,11 +94,25 @@ async function train(seed: number, flags: string[], name: string): Promise<Best>
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args: argv,
-    stdout: "inherit",
+    stdout: "piped",
     stderr: "inherit",
     env: { NO_COLOR: "1" },
-  });
-  const status = await child.output();
+  }).spawn();
+  // Echo the trainer's lines and keep its pretrained-model line.
+  let before: Best["before"];
+  let pending = "";
+  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+    await Deno.stdout.write(new TextEncoder().encode(chunk));
+    const lines = (pending + chunk).split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) {
+      const m = line.match(
+        /^pretrained NeuMF before training {2}HR@10 ([\d.]+) {2}NDCG@10 ([\d.]+)/,
+      );
+      if (m) before = { hr: Number(m[1]), ndcg: Number(m[2]) };
+    }
+  }
+  const status = await child.status;
   if (!status.success) throw new Error(`Cannot finish ${name} seed ${seed}: exit ${status.code}`);
   const records = (await Deno.readTextFile(metrics)).trim().split("\n").map((l) => JSON.parse(l));
   const best = records.reduce((a, b) => (b.hr > a.hr ? b : a));
@@ -107,6 +123,7 @@ async function train(seed: number, flags: string[], name: string): Promise<Best>
     epoch: best.epoch,
     seconds: (performance.now() - started) / 1000,
     exps: exps[exps.length >> 1],
+    before,
   };
 }
 
@@ -148,6 +165,13 @@ for (const seed of seeds) {
       "--alpha=0.5",
       `--optimizer=${finetune}`,
     ], "neumf_pretrained");
+    if (best.before !== undefined) {
+      stages.push(
+        `| NeuMF fused, before training | ${seed} | ${best.before.hr.toFixed(4)} | ${
+          best.before.ndcg.toFixed(4)
+        } | 0 | | |`,
+      );
+    }
   } else {
     best = await train(seed, [], "neumf");
   }
