@@ -101,9 +101,10 @@ async function train(seed: number, flags: string[], name: string): Promise<Best>
   // Echo the trainer's lines and keep its pretrained-model line.
   let before: Best["before"];
   let pending = "";
-  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-    await Deno.stdout.write(new TextEncoder().encode(chunk));
-    const lines = (pending + chunk).split("\n");
+  const decoder = new TextDecoder();
+  for await (const bytes of child.stdout) {
+    await Deno.stdout.write(bytes);
+    const lines = (pending + decoder.decode(bytes, { stream: true })).split("\n");
     pending = lines.pop() ?? "";
     for (const line of lines) {
       const m = line.match(

@@ -325,7 +325,7 @@ export class Adam implements Optimizer {
   }
 
   /**
-   * Restores a state from `getState()` (of either Adam).
+   * Restores a state from `getState()` of Adam or LazyAdam.
    * @throws {RangeError} on a missing, extra or mis-sized tensor or a bad step.
    */
   setState(state: OptimizerState): void {
@@ -416,7 +416,7 @@ export class LazyAdam implements Optimizer {
   }
 
   /**
-   * Restores a state from `getState()` (of either Adam).
+   * Restores a state from `getState()` of Adam or LazyAdam.
    * @throws {RangeError} on a missing, extra or mis-sized tensor or a bad step.
    */
   setState(state: OptimizerState): void {
