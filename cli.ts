@@ -23,9 +23,9 @@ import {
 } from "./lib/flags/specs.ts";
 import { UsageError } from "./lib/errors.ts";
 import { runTrainer, type TrainingProgress } from "./lib/train/trainer.ts";
-import { recommend } from "./lib/train/recommend.ts";
-import { exportModel } from "./lib/train/export_model.ts";
-import { selectBackend } from "./lib/model/select_backend.ts";
+import { recommend } from "./lib/serve/recommend.ts";
+import { exportModel } from "./lib/serve/export_model.ts";
+import { selectBackend } from "./lib/kernels/select_kernels.ts";
 import { runGenerator } from "./lib/pipeline/generator.ts";
 import { drawSeed, loadDatasetFromFlags } from "./lib/data/load_from_flags.ts";
 import { summarize } from "./lib/data/load_dataset.ts";

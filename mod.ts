@@ -73,9 +73,9 @@ export {
 export { runGenerator } from "./lib/pipeline/generator.ts";
 export { runTrainer, type TrainingLoop } from "./lib/train/trainer.ts";
 export { NeuMF, type NeuMFOptions } from "./lib/model/neumf.ts";
-export { type Backend, tsBackend } from "./lib/model/backend.ts";
-export { openBlasBackend } from "./lib/model/blas_backend.ts";
-export { selectBackend } from "./lib/model/select_backend.ts";
+export { type Backend, tsBackend } from "./lib/kernels/gemm.ts";
+export { openBlasBackend } from "./lib/kernels/blas.ts";
+export { selectBackend } from "./lib/kernels/select_kernels.ts";
 export {
   Adam,
   type AdamOptions,
@@ -83,8 +83,8 @@ export {
   type Optimizer,
   type OptimizerKind,
   type OptimizerState,
-} from "./lib/model/adam.ts";
-export { Sgd, type SgdOptions } from "./lib/model/sgd.ts";
+} from "./lib/optim/adam.ts";
+export { Sgd, type SgdOptions } from "./lib/optim/sgd.ts";
 export { evaluateRanking, type EvaluationResult, type Scorer } from "./lib/eval/evaluate.ts";
 export {
   type EvalWorkerOptions,
@@ -98,6 +98,6 @@ export {
   modelFromCheckpoint,
   saveModelCheckpoint,
 } from "./lib/train/model_checkpoint.ts";
-export { recommend } from "./lib/train/recommend.ts";
-export { exportModel } from "./lib/train/export_model.ts";
-export { renderTrainingPlot } from "./lib/train/plot_svg.ts";
+export { recommend } from "./lib/serve/recommend.ts";
+export { exportModel } from "./lib/serve/export_model.ts";
+export { renderTrainingPlot } from "./lib/report/plot_svg.ts";

@@ -23,7 +23,7 @@ import { startEvalWorkers } from "../lib/eval/eval_workers.ts";
 import { enumFlag, formatHelp, intFlag, intListFlag, parseFlags } from "../lib/flags/flags.ts";
 import { UsageError } from "../lib/errors.ts";
 import { NeuMF } from "../lib/model/neumf.ts";
-import { BACKEND_CHOICES, selectBackend } from "../lib/model/select_backend.ts";
+import { BACKEND_CHOICES, selectBackend } from "../lib/kernels/select_kernels.ts";
 import { Prng } from "../lib/random/prng.ts";
 
 const _FLAGS = {

@@ -37,7 +37,7 @@ import {
 } from "../lib/flags/flags.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type LabeledBatch, NeuMF } from "../lib/model/neumf.ts";
-import { BACKEND_CHOICES, selectBackend } from "../lib/model/select_backend.ts";
+import { BACKEND_CHOICES, selectBackend } from "../lib/kernels/select_kernels.ts";
 import {
   allocateEpochBuffers,
   epochLayout,

@@ -9,7 +9,7 @@
 /// <reference lib="deno.worker" />
 
 import { NeuMF } from "../model/neumf.ts";
-import { selectBackend } from "../model/select_backend.ts";
+import { selectBackend } from "../kernels/select_kernels.ts";
 import type { EvalModelSpec } from "./eval_workers.ts";
 import { type EvalTables, type RankScratch, rankScratch, rankUsers } from "./_rank_users.ts";
 

@@ -10,7 +10,7 @@
 
 import type { Dataset } from "../data/types.ts";
 import type { NeuMF } from "../model/neumf.ts";
-import type { BackendChoice } from "../model/select_backend.ts";
+import type { BackendChoice } from "../kernels/select_kernels.ts";
 import type { EvaluationResult } from "./evaluate.ts";
 import { RankingMetrics } from "./metrics.ts";
 import { type EvalTables, type RankScratch, rankScratch, rankUsers } from "./_rank_users.ts";

@@ -10,8 +10,8 @@
  * @module
  */
 
-import { type Backend, type GemmArgs, tsBackend } from "./backend.ts";
-import { wasmArenaOf } from "./wasm_arena.ts";
+import { type Backend, type GemmArgs, tsBackend } from "../kernels/gemm.ts";
+import { wasmArenaOf } from "../kernels/wasm_arena.ts";
 
 /** The tensors of one dense layer (typically views from `Parameters`). */
 export interface DenseParams {

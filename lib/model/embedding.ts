@@ -10,7 +10,7 @@
  * @module
  */
 
-import { wasmArenaOf } from "./wasm_arena.ts";
+import { wasmArenaOf } from "../kernels/wasm_arena.ts";
 
 /**
  * The distinct rows of one table a batch touched, in first-touch order.

@@ -27,15 +27,15 @@
  * @module
  */
 
-import { Adam, LazyAdam, type Optimizer, type OptimizerKind } from "./adam.ts";
-import { type Backend, type GemmArgs, tsBackend } from "./backend.ts";
+import { Adam, LazyAdam, type Optimizer, type OptimizerKind } from "../optim/adam.ts";
+import { type Backend, type GemmArgs, tsBackend } from "../kernels/gemm.ts";
 import { Dense, reluBackward, reluForward } from "./dense.ts";
 import { gatherRows, l2RowPenalty, scatterAddRows, TouchedRows } from "./embedding.ts";
 import { fillGlorotUniform, fillLecunUniform, fillNormal } from "./init.ts";
 import { sigmoidBinaryCrossEntropy } from "./loss.ts";
 import { Parameters, type ParameterSpec } from "./parameters.ts";
-import { Sgd } from "./sgd.ts";
-import { WasmArena, wasmArenaOf } from "./wasm_arena.ts";
+import { Sgd } from "../optim/sgd.ts";
+import { WasmArena, wasmArenaOf } from "../kernels/wasm_arena.ts";
 import { Prng } from "../random/prng.ts";
 
 /** Which branches the model has. */

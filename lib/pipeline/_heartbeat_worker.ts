@@ -8,7 +8,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { writeFileAtomic } from "./atomic_write.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 
 self.onmessage = (event: MessageEvent) => {
   const { path, intervalMs } = event.data as { path: string; intervalMs: number };

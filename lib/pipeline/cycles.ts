@@ -15,7 +15,7 @@
 import { join } from "node:path";
 import type { ExampleColumns } from "./epoch_kernels.ts";
 import { encodeShardInto, shardByteLength } from "./shards.ts";
-import { type FileWriter, writeFileAtomic } from "./atomic_write.ts";
+import { type FileWriter, writeFileAtomic } from "../io/atomic_write.ts";
 
 /** Rows per shard, rounded down to whole batches. */
 export const SHARD_TARGET_ROWS = 1 << 20;

@@ -9,7 +9,7 @@
 
 import { formatFlagfile } from "../flags/flags.ts";
 import { GENERATOR_SETTINGS, type GeneratorSettings } from "../flags/specs.ts";
-import { writeFileAtomic } from "./atomic_write.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 import { parseReadyManifest, type ReadyManifest } from "./cycles.ts";
 import type { ExampleColumns, Positives } from "./epoch_kernels.ts";
 import {
@@ -18,7 +18,7 @@ import {
   startHeartbeat,
   watchHeartbeat,
 } from "./heartbeat.ts";
-import { readLogTail } from "./log_file.ts";
+import { readLogTail } from "../io/log_file.ts";
 import { writePositives } from "./positives_file.ts";
 import { cycleDir, newCacheId, type RunPaths, runPaths } from "./run_paths.ts";
 import { decodeShard } from "./shards.ts";

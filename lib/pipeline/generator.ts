@@ -9,9 +9,9 @@
 
 import { parseFlags } from "../flags/flags.ts";
 import { GENERATOR_SETTINGS, type GeneratorFlags, type GeneratorSettings } from "../flags/specs.ts";
-import { type FileWriter, writeFileAtomic } from "./atomic_write.ts";
+import { type FileWriter, writeFileAtomic } from "../io/atomic_write.ts";
 import { cycleDir, isValidCacheId, parseCycleName, type RunPaths, runPaths } from "./run_paths.ts";
-import { type LogFile, openLogFile } from "./log_file.ts";
+import { type LogFile, openLogFile } from "../io/log_file.ts";
 import { FINISHED_MARK, startHeartbeat, watchHeartbeat } from "./heartbeat.ts";
 import { readPositives } from "./positives_file.ts";
 import { allocateEpochBuffers, epochLayout, makeEpoch } from "./epoch.ts";

@@ -26,9 +26,14 @@ export interface HeartbeatWriter {
  * import { startHeartbeat } from "./heartbeat.ts";
  * const dir = await Deno.makeTempDir();
  * const beat = startHeartbeat(`${dir}/x.alive`, { intervalMs: 20 });
- * await new Promise((r) => setTimeout(r, 200));
+ * // The worker's first beat comes once its module has loaded: wait up to 10 s.
+ * let text = "";
+ * for (let t = 0; t < 500 && text === ""; t++) {
+ *   await new Promise((r) => setTimeout(r, 20));
+ *   text = await Deno.readTextFile(`${dir}/x.alive`).catch(() => "");
+ * }
  * beat.stop();
- * assert.ok((await Deno.readTextFile(`${dir}/x.alive`)).length > 0);
+ * assert.ok(text.length > 0);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

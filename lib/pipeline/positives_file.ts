@@ -7,7 +7,7 @@
 
 import { join } from "node:path";
 import type { Positives } from "./epoch_kernels.ts";
-import { type FileWriter, writeFileAtomic } from "./atomic_write.ts";
+import { type FileWriter, writeFileAtomic } from "../io/atomic_write.ts";
 
 const _LITTLE_ENDIAN = new Uint8Array(Int32Array.of(1).buffer)[0] === 1;
 

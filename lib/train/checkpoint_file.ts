@@ -13,7 +13,7 @@
  */
 
 import { join } from "node:path";
-import { type FileWriter, writeFileAtomic } from "../pipeline/atomic_write.ts";
+import { type FileWriter, writeFileAtomic } from "../io/atomic_write.ts";
 
 const _MAGIC = "NCFCKPT1";
 /** The checkpoint's file name inside `--model_dir`. */

@@ -8,16 +8,16 @@
  */
 
 import type { Dataset } from "../data/types.ts";
-import type { Backend } from "../model/backend.ts";
+import type { Backend } from "../kernels/gemm.ts";
 import { type ModelKind, NeuMF } from "../model/neumf.ts";
-import type { OptimizerKind, OptimizerState } from "../model/adam.ts";
+import type { OptimizerKind, OptimizerState } from "../optim/adam.ts";
 import {
   type CheckpointArray,
   type CheckpointData,
   loadCheckpoint,
   saveCheckpoint,
 } from "./checkpoint_file.ts";
-import type { FileWriter } from "../pipeline/atomic_write.ts";
+import type { FileWriter } from "../io/atomic_write.ts";
 
 /** One evaluation's record (also a line of `--metrics_file`). */
 export interface EvalRecord {

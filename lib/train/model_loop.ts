@@ -10,13 +10,13 @@ import type { Dataset } from "../data/types.ts";
 import { evaluateRanking, type EvaluationResult } from "../eval/evaluate.ts";
 import type { LabeledBatch, NeuMF } from "../model/neumf.ts";
 import type { Batch, TrainingCycle } from "../pipeline/data_pipeline.ts";
-import { type FileWriter, writeFileAtomic } from "../pipeline/atomic_write.ts";
+import { type FileWriter, writeFileAtomic } from "../io/atomic_write.ts";
 import {
   type EvalRecord,
   type ModelCheckpointMeta,
   saveModelCheckpoint,
 } from "./model_checkpoint.ts";
-import { renderTrainingPlot } from "./plot_svg.ts";
+import { renderTrainingPlot } from "../report/plot_svg.ts";
 import { join } from "node:path";
 
 /** The subfolder of `--model_dir` that `--keep_best` keeps the best checkpoint in. */

@@ -16,7 +16,7 @@ import { evaluateRanking } from "../eval/evaluate.ts";
 import { type EvalWorkerPool, startEvalWorkers } from "../eval/eval_workers.ts";
 import { popularityScorer } from "../eval/popularity.ts";
 import { NeuMF } from "../model/neumf.ts";
-import { selectBackend } from "../model/select_backend.ts";
+import { selectBackend } from "../kernels/select_kernels.ts";
 import { Prng } from "../random/prng.ts";
 import {
   type Batch,

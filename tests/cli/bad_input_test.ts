@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { listDir, runCli, SMALL, startCli } from "./_process.ts";
 import { encodeShard } from "../../lib/pipeline/shards.ts";
-import { writeFileAtomic } from "../../lib/pipeline/atomic_write.ts";
+import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
 
 function noStackTrace(stderr: string) {
   assert.doesNotMatch(stderr, /\n\s+at .*:\d+:\d+/, `a stack trace was printed:\n${stderr}`);

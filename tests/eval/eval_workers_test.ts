@@ -3,8 +3,8 @@ import { loadDataset } from "../../lib/data/load_dataset.ts";
 import { evaluateRanking } from "../../lib/eval/evaluate.ts";
 import { startEvalWorkers } from "../../lib/eval/eval_workers.ts";
 import { type LabeledBatch, NeuMF, type NeuMFOptions } from "../../lib/model/neumf.ts";
-import { type BackendChoice, selectBackend } from "../../lib/model/select_backend.ts";
-import { wasmKernelsAvailable } from "../../lib/model/wasm_arena.ts";
+import { type BackendChoice, selectBackend } from "../../lib/kernels/select_kernels.ts";
+import { wasmKernelsAvailable } from "../../lib/kernels/wasm_arena.ts";
 import { Prng } from "../../lib/random/prng.ts";
 
 const { dataset } = await loadDataset({

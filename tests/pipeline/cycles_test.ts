@@ -16,7 +16,7 @@ import {
 } from "../../lib/pipeline/epoch.ts";
 import type { ExampleColumns } from "../../lib/pipeline/epoch_kernels.ts";
 import { decodeShard } from "../../lib/pipeline/shards.ts";
-import type { FileWriter } from "../../lib/pipeline/atomic_write.ts";
+import type { FileWriter } from "../../lib/io/atomic_write.ts";
 import { randomPositives } from "./_fixtures.ts";
 
 const EMPTY: ExampleColumns = {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type FileWriter, writeFileAtomic } from "../../lib/pipeline/atomic_write.ts";
+import { type FileWriter, writeFileAtomic } from "../../lib/io/atomic_write.ts";
 import { startHeartbeat, watchHeartbeat } from "../../lib/pipeline/heartbeat.ts";
-import { openLogFile, readLogTail } from "../../lib/pipeline/log_file.ts";
+import { openLogFile, readLogTail } from "../../lib/io/log_file.ts";
 import { readPositives, writePositives } from "../../lib/pipeline/positives_file.ts";
 import { isValidCacheId, newCacheId, runPaths } from "../../lib/pipeline/run_paths.ts";
 import { runGenerator } from "../../lib/pipeline/generator.ts";

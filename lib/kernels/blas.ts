@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Backend, GemmArgs } from "./backend.ts";
+import type { Backend, GemmArgs } from "./gemm.ts";
 
 const _ROW_MAJOR = 101;
 const _NO_TRANS = 111;
@@ -68,7 +68,7 @@ export interface BlasBackend extends Backend {
  *
  * @example
  * ```ts
- * import { openBlasBackend } from "./blas_backend.ts";
+ * import { openBlasBackend } from "./blas.ts";
  * const blas = openBlasBackend();
  * if (blas.backend !== undefined) {
  *   const c = new Float32Array(1);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import type { Backend } from "../../lib/model/backend.ts";
+import type { Backend } from "../../lib/kernels/gemm.ts";
 import { type LabeledBatch, NeuMF, type NeuMFOptions } from "../../lib/model/neumf.ts";
-import { type BackendChoice, selectBackend } from "../../lib/model/select_backend.ts";
-import { wasmKernelsAvailable } from "../../lib/model/wasm_arena.ts";
+import { type BackendChoice, selectBackend } from "../../lib/kernels/select_kernels.ts";
+import { wasmKernelsAvailable } from "../../lib/kernels/wasm_arena.ts";
 import { Prng } from "../../lib/random/prng.ts";
 
 /** The backends this machine has (blas needs a CBLAS library and --allow-ffi). */

@@ -35,10 +35,10 @@
  * @module
  */
 
-import type { TouchedRows } from "./embedding.ts";
-import type { Parameters } from "./parameters.ts";
+import type { TouchedRows } from "../model/embedding.ts";
+import type { Parameters } from "../model/parameters.ts";
 import { forEachPlannedRange, type UpdatePlan, updatePlan } from "./_update_plan.ts";
-import { type WasmArena, wasmArenaOf, type WasmKernels } from "./wasm_arena.ts";
+import { type WasmArena, wasmArenaOf, type WasmKernels } from "../kernels/wasm_arena.ts";
 
 /** Hyper-parameters, with the paper's / Keras' defaults. */
 export interface AdamOptions {
@@ -263,7 +263,7 @@ class _AdamCore {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Parameters } from "./parameters.ts";
+ * import { Parameters } from "../model/parameters.ts";
  * import { Adam } from "./adam.ts";
  * const p = new Parameters([{ name: "w", shape: [1] }]);
  * const adam = new Adam(p, { learningRate: 0.1 });
@@ -342,8 +342,8 @@ export class Adam implements Optimizer {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Parameters } from "./parameters.ts";
- * import { TouchedRows } from "./embedding.ts";
+ * import { Parameters } from "../model/parameters.ts";
+ * import { TouchedRows } from "../model/embedding.ts";
  * import { LazyAdam } from "./adam.ts";
  * const p = new Parameters([{ name: "emb", shape: [3, 1], sparse: true }]);
  * const touched = new TouchedRows(3);

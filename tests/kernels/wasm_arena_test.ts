@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { Adam, LazyAdam } from "../../lib/model/adam.ts";
+import { Adam, LazyAdam } from "../../lib/optim/adam.ts";
 import { Dense, reluBackward, reluForward } from "../../lib/model/dense.ts";
 import { gatherRows, scatterAddRows, TouchedRows } from "../../lib/model/embedding.ts";
 import { Parameters } from "../../lib/model/parameters.ts";
-import { WasmArena, wasmArenaOf, wasmKernelsAvailable } from "../../lib/model/wasm_arena.ts";
+import { WasmArena, wasmArenaOf, wasmKernelsAvailable } from "../../lib/kernels/wasm_arena.ts";
 import { Prng } from "../../lib/random/prng.ts";
 
 const available = wasmKernelsAvailable();
@@ -159,7 +159,9 @@ Deno.test({
   name: "the embedded kernel module exports exactly the functions wasm_kernels.wat exports",
   ignore: !available,
   fn() {
-    const wat = Deno.readTextFileSync(new URL("../../lib/model/wasm_kernels.wat", import.meta.url));
+    const wat = Deno.readTextFileSync(
+      new URL("../../lib/kernels/wasm_kernels.wat", import.meta.url),
+    );
     const declared = [...wat.matchAll(/\(export "([a-z_0-9]+)"\)/g)].map((m) => m[1]).sort();
     const arena = WasmArena.create()!;
     const exported = Object.keys(arena.kernels).sort();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { renderTrainingPlot, type TrainingPlotPoint } from "../../lib/train/plot_svg.ts";
+import { renderTrainingPlot, type TrainingPlotPoint } from "../../lib/report/plot_svg.ts";
 
 /** 20 epochs: HR 0.4→0.65, NDCG 0.2→0.38, loss 0.5→0.28. */
 function history(count = 20): TrainingPlotPoint[] {

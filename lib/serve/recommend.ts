@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { Backend } from "../model/backend.ts";
+import type { Backend } from "../kernels/gemm.ts";
 import { sigmoid } from "../model/loss.ts";
 import { UsageError } from "../errors.ts";
-import { loadModelCheckpoint, modelFromCheckpoint } from "./model_checkpoint.ts";
+import { loadModelCheckpoint, modelFromCheckpoint } from "../train/model_checkpoint.ts";
 
 /** One recommended item. */
 export interface Recommendation {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeNpy } from "../../lib/train/npy.ts";
+import { encodeNpy } from "../../lib/io/npy.ts";
 
 Deno.test("encodeNpy() writes a NumPy 1.0 header with dtype, order and shape", async (t) => {
   for (const shape of [[6], [2, 3], [1, 1, 6]]) {

@@ -13,8 +13,8 @@
  * @module
  */
 
-import type { TouchedRows } from "./embedding.ts";
-import type { Parameters } from "./parameters.ts";
+import type { TouchedRows } from "../model/embedding.ts";
+import type { Parameters } from "../model/parameters.ts";
 import type { Optimizer, OptimizerState } from "./adam.ts";
 import { forEachPlannedRange, type UpdatePlan, updatePlan } from "./_update_plan.ts";
 
@@ -50,7 +50,7 @@ function _sgdRange(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Parameters } from "./parameters.ts";
+ * import { Parameters } from "../model/parameters.ts";
  * import { Sgd } from "./sgd.ts";
  * const p = new Parameters([{ name: "w", shape: [2] }]);
  * p.values.set([1, 1]);

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type Backend, checkGemmArgs, type GemmArgs } from "./backend.ts";
+import { type Backend, checkGemmArgs, type GemmArgs } from "./gemm.ts";
 import { WasmArena, wasmArenaOf } from "./wasm_arena.ts";
 
 let _scratchArena: WasmArena | null | undefined;
@@ -118,7 +118,7 @@ function _gemmCopied(g: GemmArgs, accumulate: boolean): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { wasmBackend } from "./wasm_backend.ts";
+ * import { wasmBackend } from "./wasm_gemm.ts";
  * // [1 2; 3 4] · [5; 6] = [17; 39]
  * const c = new Float32Array(2);
  * wasmBackend.sgemm({

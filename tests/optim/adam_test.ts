@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Adam, LazyAdam } from "../../lib/model/adam.ts";
+import { Adam, LazyAdam } from "../../lib/optim/adam.ts";
 import { TouchedRows } from "../../lib/model/embedding.ts";
 import { Parameters } from "../../lib/model/parameters.ts";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { Adam } from "../../lib/model/adam.ts";
+import { Adam } from "../../lib/optim/adam.ts";
 import { TouchedRows } from "../../lib/model/embedding.ts";
 import { Parameters } from "../../lib/model/parameters.ts";
-import { Sgd } from "../../lib/model/sgd.ts";
+import { Sgd } from "../../lib/optim/sgd.ts";
 
 function tableWithDense(): Parameters {
   const p = new Parameters([

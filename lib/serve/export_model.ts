@@ -6,9 +6,9 @@
  */
 
 import { join } from "node:path";
-import { writeFileAtomic } from "../pipeline/atomic_write.ts";
-import { loadModelCheckpoint } from "./model_checkpoint.ts";
-import { encodeNpy } from "./npy.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
+import { loadModelCheckpoint } from "../train/model_checkpoint.ts";
+import { encodeNpy } from "../io/npy.ts";
 
 /**
  * Writes `<out>/<tensor>.npy` for every model tensor, plus `user_ids.csv`

@@ -64,7 +64,7 @@ export interface Backend {
  *
  * @example
  * ```ts
- * import { checkGemmArgs } from "./backend.ts";
+ * import { checkGemmArgs } from "./gemm.ts";
  * const a = new Float32Array(6);
  * checkGemmArgs({
  *   transA: false, transB: false, m: 2, n: 2, k: 3, alpha: 1,
@@ -350,7 +350,7 @@ function _gemmTT(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { tsBackend } from "./backend.ts";
+ * import { tsBackend } from "./gemm.ts";
  * // [1 2; 3 4] · [5; 6] = [17; 39]
  * const c = new Float32Array(2);
  * tsBackend.sgemm({

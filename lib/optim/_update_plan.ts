@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { TouchedRows } from "./embedding.ts";
-import type { Parameters } from "./parameters.ts";
+import type { TouchedRows } from "../model/embedding.ts";
+import type { Parameters } from "../model/parameters.ts";
 
 /** The ranges of one step; built once per optimizer. */
 export interface UpdatePlan {

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { type Backend, tsBackend } from "./backend.ts";
-import { openBlasBackend } from "./blas_backend.ts";
+import { type Backend, tsBackend } from "./gemm.ts";
+import { openBlasBackend } from "./blas.ts";
 import { wasmKernelsAvailable } from "./wasm_arena.ts";
-import { wasmBackend } from "./wasm_backend.ts";
+import { wasmBackend } from "./wasm_gemm.ts";
 
 /** The `--backend` choices {@linkcode selectBackend} understands. */
 export const BACKEND_CHOICES = ["auto", "blas", "wasm", "ts"] as const;
@@ -29,7 +29,7 @@ let _blas: ReturnType<typeof openBlasBackend> | undefined;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { selectBackend } from "./select_backend.ts";
+ * import { selectBackend } from "./select_kernels.ts";
  * assert.equal(selectBackend("ts").backend.name, "ts");
  * assert.equal(selectBackend("wasm").backend.name, "wasm");
  * assert.ok(["blas", "wasm"].includes(selectBackend("auto").backend.name));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { type Backend, checkGemmArgs, type GemmArgs, tsBackend } from "../../lib/model/backend.ts";
-import { WasmArena } from "../../lib/model/wasm_arena.ts";
-import { wasmBackend } from "../../lib/model/wasm_backend.ts";
+import { type Backend, checkGemmArgs, type GemmArgs, tsBackend } from "../../lib/kernels/gemm.ts";
+import { WasmArena } from "../../lib/kernels/wasm_arena.ts";
+import { wasmBackend } from "../../lib/kernels/wasm_gemm.ts";
 import { Prng } from "../../lib/random/prng.ts";
 
 /** Naive float64 reference of C = alpha·op(A)·op(B) + beta·C (row-major). */
