@@ -21,13 +21,12 @@ import {
   RECOMMEND_FLAGS,
   TRAINER_FLAGS,
 } from "./lib/flags/specs.ts";
-import { UsageError } from "./lib/errors.ts";
+import { SettingError, UsageError } from "./lib/errors.ts";
 import { runTrainer, type TrainingProgress } from "./lib/train/trainer.ts";
 import { recommend } from "./lib/serve/recommend.ts";
 import { exportModel } from "./lib/serve/export_model.ts";
-import { selectBackend } from "./lib/kernels/select_kernels.ts";
 import { runGenerator } from "./lib/pipeline/generator.ts";
-import { drawSeed, loadDatasetFromFlags } from "./lib/data/load_from_flags.ts";
+import { drawSeed, loadDatasetFromFlags } from "./lib/train/load_data.ts";
 import { summarize } from "./lib/data/load_dataset.ts";
 import { downloadDataset, formatProgress } from "./lib/data/download.ts";
 import denoJson from "./deno.json" with { type: "json" };
@@ -40,7 +39,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   trainer: {
-    summary: "Train a NeuMF recommender; spawns `ncf generator` for its training data.",
+    summary: "Train a recommender (NeuMF by default); spawns `ncf generator` for its training data.",
     flags: TRAINER_FLAGS,
     async run(parsed, signal) {
       const flags = parsed.values as ParseResult<typeof TRAINER_FLAGS>["values"];
@@ -97,7 +96,7 @@ const COMMANDS: Record<string, Command> = {
       const flags = parsed.values as ParseResult<typeof RECOMMEND_FLAGS>["values"];
       const items = await recommend(flags.model_dir, flags.user, {
         k: flags.k,
-        backend: selectBackend(flags.backend).backend,
+        backend: flags.backend,
       });
       console.log("rank\titem\tscore");
       items.forEach((r, i) => console.log(`${i + 1}\t${r.item}\t${r.score.toFixed(6)}`));
@@ -187,6 +186,15 @@ function _mainHelp(): string {
 
 const _SIGNAL_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 
+/**
+ * The message of a failure; a {@linkcode SettingError} (library code names
+ * settings, not flags) gets the flag of its setting.
+ */
+function _errorMessage(e: unknown): string {
+  if (e instanceof SettingError) return `${e.message} (--${e.setting})`;
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** Runs the CLI on `args` and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
@@ -227,10 +235,9 @@ export async function main(args: string[]): Promise<number> {
       console.error(`ncf ${name}: interrupted by ${caught}`);
       return _SIGNAL_CODES[caught];
     }
-    const message = e instanceof Error ? e.message : String(e);
     if (Deno.env.get("NCF_DEBUG") === "1" && e instanceof Error) console.error(e.stack);
-    console.error(`ncf ${name}: ${message}`);
-    if (e instanceof UsageError) {
+    console.error(`ncf ${name}: ${_errorMessage(e)}`);
+    if (e instanceof UsageError || e instanceof SettingError) {
       console.error(`Run 'ncf ${name} --help' for usage.`);
       return 2;
     }

@@ -71,19 +71,41 @@ export {
   type TrainingCycle,
 } from "./lib/pipeline/data_pipeline.ts";
 export { runGenerator } from "./lib/pipeline/generator.ts";
-export { runTrainer, type TrainingLoop } from "./lib/train/trainer.ts";
-export { NeuMF, type NeuMFOptions } from "./lib/model/neumf.ts";
-export { type Backend, tsBackend } from "./lib/kernels/gemm.ts";
-export { openBlasBackend } from "./lib/kernels/blas.ts";
-export { selectBackend } from "./lib/kernels/select_kernels.ts";
+export { runTrainer } from "./lib/train/trainer.ts";
+export type { TrainingLoop } from "./lib/train/training_loop.ts";
+export type {
+  Batch as ModelBatch,
+  LabeledBatch,
+  Model,
+  ModelConfig,
+  ModelSpec,
+} from "./lib/model/model.ts";
 export {
-  Adam,
-  type AdamOptions,
-  LazyAdam,
-  type Optimizer,
+  buildModel,
+  type ModelKind,
+  modelConfig,
+  MODELS,
+  modelSpec,
+  rebuildModel,
+} from "./lib/model/registry.ts";
+export { NeuMF, type NeuMFConfig, type NeuMFOptions } from "./lib/model/neumf.ts";
+export { binaryCrossEntropy, type PointwiseLoss, sigmoid } from "./lib/model/loss.ts";
+export { type Backend, type GemmArgs, tsBackend } from "./lib/kernels/gemm.ts";
+export type { Kernels, KernelsName, TensorMemory } from "./lib/kernels/kernels.ts";
+export { tsKernels } from "./lib/kernels/ts_kernels.ts";
+export { makeWasmKernels } from "./lib/kernels/wasm_kernels.ts";
+export { Parameters, type ParameterSpec } from "./lib/kernels/parameters.ts";
+export { TouchedRows } from "./lib/kernels/touched_rows.ts";
+export { openBlasBackend } from "./lib/kernels/blas.ts";
+export { BACKENDS, type BackendChoice, selectKernels } from "./lib/kernels/select_kernels.ts";
+export { Adam, type AdamOptions, LazyAdam } from "./lib/optim/adam.ts";
+export type { Optimizer, OptimizerState } from "./lib/optim/optimizer.ts";
+export {
+  buildOptimizer,
   type OptimizerKind,
-  type OptimizerState,
-} from "./lib/optim/adam.ts";
+  type OptimizerOptions,
+  OPTIMIZERS,
+} from "./lib/optim/optimizers.ts";
 export { Sgd, type SgdOptions } from "./lib/optim/sgd.ts";
 export { evaluateRanking, type EvaluationResult, type Scorer } from "./lib/eval/evaluate.ts";
 export {
@@ -96,6 +118,8 @@ export { hitAt, ndcgAt, RankingMetrics, rankOfPositive } from "./lib/eval/metric
 export {
   loadModelCheckpoint,
   modelFromCheckpoint,
+  restoreModelState,
+  restoreOptimizerState,
   saveModelCheckpoint,
 } from "./lib/train/model_checkpoint.ts";
 export { recommend } from "./lib/serve/recommend.ts";

@@ -22,8 +22,8 @@ import { evaluateRanking } from "../lib/eval/evaluate.ts";
 import { startEvalWorkers } from "../lib/eval/eval_workers.ts";
 import { enumFlag, formatHelp, intFlag, intListFlag, parseFlags } from "../lib/flags/flags.ts";
 import { UsageError } from "../lib/errors.ts";
-import { NeuMF } from "../lib/model/neumf.ts";
-import { BACKEND_CHOICES, selectBackend } from "../lib/kernels/select_kernels.ts";
+import { buildModel, modelConfig } from "../lib/model/registry.ts";
+import { BACKENDS, MODELS } from "../lib/flags/specs.ts";
 import { Prng } from "../lib/random/prng.ts";
 
 const _FLAGS = {
@@ -33,12 +33,13 @@ const _FLAGS = {
     default: 1000,
     min: 2,
   }),
+  model: enumFlag(`The model: ${MODELS.join(", ")}.`, MODELS, { default: "NeuMF" }),
   num_factors: intFlag("GMF embedding size.", { default: 8, min: 1 }),
   layers: intListFlag("MLP sizes; the first is the concatenated embedding size.", {
     default: [64, 32, 16, 8],
     min: 1,
   }),
-  backend: enumFlag("Matrix-product backend.", BACKEND_CHOICES, { default: "auto" }),
+  backend: enumFlag("Matrix-product backend.", BACKENDS, { default: "auto" }),
   blas_threads: intFlag("Threads OpenBLAS may use (results depend on the count).", {
     default: 1,
     min: 1,
@@ -87,15 +88,18 @@ async function _main(args: string[]): Promise<void> {
     return;
   }
   const f = parsed.values;
-  const { backend, description } = selectBackend(f.backend, { blasThreads: f.blas_threads });
-  const model = new NeuMF({
-    numUsers: f.num_users,
-    numItems: f.num_items,
-    numFactors: f.num_factors,
-    layers: f.layers,
-    prng: new Prng(f.seed),
-    backend,
-  });
+  const model = buildModel(
+    modelConfig(f.model, {
+      numUsers: f.num_users,
+      numItems: f.num_items,
+      numFactors: f.num_factors,
+      layers: f.layers,
+      mfRegularization: 0,
+      mlpRegularization: 0,
+    }),
+    { backend: f.backend, blasThreads: f.blas_threads, prng: new Prng(f.seed) },
+  );
+  const description = model.kernels.description;
   // Trained-looking weights: N(0, 0.5²) embeddings give varied, non-tied scores.
   const prng = new Prng(f.seed, 1);
   for (const e of model.parameters.entries) {
@@ -112,7 +116,7 @@ async function _main(args: string[]): Promise<void> {
     : null;
   console.log(
     `eval ${f.num_users} users × ${f.candidates} candidates (${f.num_items} items), ` +
-      `NeuMF ${f.num_factors}; ${f.layers.join(",")}, backend ${description}, ${
+      `${model.describe()}, backend ${description}, ${
         pool?.workers ?? 0
       } evaluation worker${pool?.workers === 1 ? "" : "s"}`,
   );

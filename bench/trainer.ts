@@ -26,7 +26,6 @@
 import { loadDataset } from "../lib/data/load_dataset.ts";
 import { evaluateRanking } from "../lib/eval/evaluate.ts";
 import {
-  boolFlag,
   enumFlag,
   floatFlag,
   formatHelp,
@@ -36,8 +35,9 @@ import {
   stringFlag,
 } from "../lib/flags/flags.ts";
 import { UsageError } from "../lib/errors.ts";
-import { type LabeledBatch, NeuMF } from "../lib/model/neumf.ts";
-import { BACKEND_CHOICES, selectBackend } from "../lib/kernels/select_kernels.ts";
+import type { LabeledBatch } from "../lib/model/model.ts";
+import { buildModel, modelConfig } from "../lib/model/registry.ts";
+import { buildOptimizer } from "../lib/optim/optimizers.ts";
 import {
   allocateEpochBuffers,
   epochLayout,
@@ -46,13 +46,14 @@ import {
 } from "../lib/pipeline/epoch.ts";
 import { Prng } from "../lib/random/prng.ts";
 import { MODEL_INIT_STREAM } from "../lib/train/trainer.ts";
-import { OPTIMIZERS } from "../lib/flags/specs.ts";
+import { BACKENDS, MODELS, OPTIMIZERS } from "../lib/flags/specs.ts";
 
 const _FLAGS = {
   ratings_file: stringFlag(
     "MovieLens-style ratings file (csv, '::' or tab-separated; required).",
     {},
   ),
+  model: enumFlag(`The model: ${MODELS.join(", ")}.`, MODELS, { default: "NeuMF" }),
   num_factors: intFlag("GMF embedding size.", { default: 8, min: 1 }),
   layers: intListFlag("MLP sizes; the first is the concatenated embedding size.", {
     default: [64, 32, 16, 8],
@@ -62,15 +63,13 @@ const _FLAGS = {
   optimizer: enumFlag("adam (dense), lazy_adam or sgd.", OPTIMIZERS, {
     default: "adam",
   }),
-  backend: enumFlag("Matrix-product backend.", BACKEND_CHOICES, { default: "auto" }),
+  backend: enumFlag("Kernel set (products and element-wise kernels).", BACKENDS, {
+    default: "auto",
+  }),
   blas_threads: intFlag("Threads OpenBLAS may use (results depend on the count).", {
     default: 1,
     min: 1,
   }),
-  wasm_kernels: boolFlag(
-    "Run Adam and the element-wise passes as WebAssembly SIMD kernels (--nowasm_kernels: TypeScript loops, same bits).",
-    { default: true },
-  ),
   learning_rate: floatFlag("Adam step size.", { default: 0.001, min: 0 }),
   num_neg: intFlag("Negatives per positive.", { default: 4, min: 0 }),
   epochs: intFlag("Epochs, warm-up included.", { default: 3, min: 1 }),
@@ -110,27 +109,32 @@ async function _main(args: string[]): Promise<void> {
   const layout = epochLayout(positives, { numItems: dataset.numItems, numNeg: f.num_neg });
   const context = { layout, buffers: allocateEpochBuffers(positives, layout), seed: f.seed };
   const runner = inlineRunner(context);
-  const { backend, description } = selectBackend(f.backend, { blasThreads: f.blas_threads });
-  const model = new NeuMF({
-    numUsers: dataset.numUsers,
-    numItems: dataset.numItems,
-    numFactors: f.num_factors,
-    layers: f.layers,
-    optimizer: f.optimizer,
-    learningRate: f.learning_rate,
-    maxBatchSize: f.batch_size,
-    prng: new Prng(f.seed, MODEL_INIT_STREAM),
-    backend,
-    wasmKernels: f.wasm_kernels,
-  });
+  const model = buildModel(
+    modelConfig(f.model, {
+      numUsers: dataset.numUsers,
+      numItems: dataset.numItems,
+      numFactors: f.num_factors,
+      layers: f.layers,
+      mfRegularization: 0,
+      mlpRegularization: 0,
+    }),
+    {
+      backend: f.backend,
+      blasThreads: f.blas_threads,
+      maxBatchSize: f.batch_size,
+      prng: new Prng(f.seed, MODEL_INIT_STREAM),
+    },
+  );
+  const step = {
+    optimizer: buildOptimizer(f.optimizer, model.parameters, { learningRate: f.learning_rate }),
+  };
   console.log(
     `data ${ratingsFile}: ${dataset.numUsers} users, ${dataset.numItems} items, ` +
       `${dataset.trainItems.length} training positives, ${layout.size} examples/epoch`,
   );
   console.log(
-    `model NeuMF ${f.num_factors}; ${f.layers.join(",")}: ${model.parameters.size} parameters, ` +
-      `batch ${f.batch_size}, optimizer ${f.optimizer}, backend ${description}, ` +
-      `${f.wasm_kernels ? "WebAssembly" : "TypeScript"} Adam and element-wise kernels`,
+    `model ${model.describe()}, batch ${f.batch_size}, optimizer ${f.optimizer}, ` +
+      `backend ${model.kernels.description}`,
   );
   const batch: LabeledBatch = {
     users: new Int32Array(0),
@@ -151,7 +155,7 @@ async function _main(args: string[]): Promise<void> {
       batch.items = columns.items.subarray(at, end);
       batch.labels = columns.labels.subarray(at, end);
       batch.count = end - at;
-      lossSum += model.trainStep(batch) * batch.count;
+      lossSum += model.trainStep(batch, step) * batch.count;
     }
     const ms = performance.now() - started;
     const timed = epoch >= f.warmup_epochs;

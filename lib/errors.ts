@@ -25,3 +25,31 @@ export class UsageError extends Error {
     this.name = "UsageError";
   }
 }
+
+/**
+ * A setting that cannot work with the data or the run it is given (an
+ * impossible value that no single flag range can catch, a missing file
+ * setting). Library code names the setting, never a command-line flag;
+ * `cli.ts` names the flag (`--<setting>`) and exits 2.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SettingError } from "./errors.ts";
+ * const e = new SettingError("num_eval_negatives", "Cannot rank 999 negatives: 500 items");
+ * assert.ok(e instanceof RangeError && e.setting === "num_eval_negatives");
+ * ```
+ */
+export class SettingError extends RangeError {
+  /** The setting's name (snake_case, as the flag of the same name). */
+  readonly setting: string;
+  /**
+   * @param setting The setting's name (snake_case).
+   * @param message "Cannot <action>: <state>", without the flag.
+   */
+  constructor(setting: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SettingError";
+    this.setting = setting;
+  }
+}

@@ -18,27 +18,8 @@
 import { createHash } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { unzipSync } from "fflate";
-
-/** The MovieLens data sets GroupLens publishes as `<name>.zip`. */
-export type MovieLensName = "ml-1m" | "ml-20m" | "ml-100k" | "ml-latest-small";
-
-/**
- * The ratings file of each MovieLens data set, relative to the data folder
- * (as the official zip unpacks).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { MOVIELENS_RATINGS_FILES } from "./download.ts";
- * assert.ok(MOVIELENS_RATINGS_FILES["ml-1m"] === "ml-1m/ratings.dat");
- * ```
- */
-export const MOVIELENS_RATINGS_FILES: Readonly<Record<MovieLensName, string>> = Object.freeze({
-  "ml-1m": "ml-1m/ratings.dat",
-  "ml-20m": "ml-20m/ratings.csv",
-  "ml-100k": "ml-100k/u.data",
-  "ml-latest-small": "ml-latest-small/ratings.csv",
-});
+import { SettingError } from "../errors.ts";
+import { isMovieLens, MOVIELENS, MOVIELENS_DATASETS, type MovieLensName } from "./movielens.ts";
 
 /** Where GroupLens publishes the MovieLens zips. */
 export const GROUPLENS_BASE_URL = "https://files.grouplens.org/datasets/movielens/";
@@ -63,20 +44,21 @@ export interface DownloadOptions {
 }
 
 /**
- * Downloads `<baseUrl><name>.zip`, verifies it against `<baseUrl><name>.zip.md5`,
- * checks that it holds the data set's ratings file and unpacks it into
- * `dataDir` (created if missing). Existing files of the same names are
+ * Downloads `<baseUrl><zipFile>`, verifies it against `<baseUrl><md5File>`,
+ * checks that it holds the data set's `ratingsEntry` and unpacks it into
+ * `dataDir` (created if missing); the names are the data set's entry in
+ * {@linkcode MOVIELENS}. Existing files of the same names are
  * replaced; the caller decides whether a download is needed. Temporary files
  * are removed on every path, success or failure.
  *
  * @param name The MovieLens data set.
  * @param dataDir The data folder; files land at `<dataDir>/<name>/<file>`.
- * @returns The path of the ratings file, `join(dataDir, MOVIELENS_RATINGS_FILES[name])`.
+ * @returns The path of the ratings file, `join(dataDir, MOVIELENS[name].ratingsEntry)`.
  * @throws {Error} "Cannot download <url>: HTTP <status>" and network errors
  *   (with the url), "Cannot verify <url>: MD5 is X, GroupLens publishes Y",
  *   "Cannot unpack <url>: …" (missing ratings file, unsafe entry name, corrupt zip).
  * @throws {SyntaxError} When the `.md5` file holds no digest.
- * @throws {RangeError} For an unknown data set name.
+ * @throws {SettingError} For an unknown data set name (setting `dataset`).
  *
  * @example
  * ```ts
@@ -104,18 +86,19 @@ export async function downloadDataset(
   dataDir: string,
   options: DownloadOptions = {},
 ): Promise<string> {
-  if (!Object.hasOwn(MOVIELENS_RATINGS_FILES, name)) {
-    throw new RangeError(
-      `Cannot download data set "${name}": unknown; expected one of ${
-        Object.keys(MOVIELENS_RATINGS_FILES).join(", ")
-      }`,
+  if (!isMovieLens(name)) {
+    throw new SettingError(
+      "dataset",
+      `Cannot download data set ${JSON.stringify(name)}: unknown (expected one of ${
+        MOVIELENS_DATASETS.join(", ")
+      })`,
     );
   }
-  const ratingsEntry = MOVIELENS_RATINGS_FILES[name];
+  const { zipFile, md5File, ratingsEntry } = MOVIELENS[name];
   let baseUrl = options.baseUrl ?? GROUPLENS_BASE_URL;
   if (!baseUrl.endsWith("/")) baseUrl += "/";
-  const zipUrl = `${baseUrl}${name}.zip`;
-  const md5Url = `${zipUrl}.md5`;
+  const zipUrl = `${baseUrl}${zipFile}`;
+  const md5Url = `${baseUrl}${md5File}`;
   const fetchFn = options.fetch ?? globalThis.fetch;
   const signal = options.signal;
 

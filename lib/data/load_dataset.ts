@@ -6,34 +6,30 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { SettingError } from "../errors.ts";
+import { isMovieLens, MOVIELENS, MOVIELENS_DATASETS } from "./movielens.ts";
 import { readNcfFiles } from "./ncf_files.ts";
 import { preprocess } from "./preprocess.ts";
 import { readRatings } from "./read_ratings.ts";
 import { generateSynthetic } from "./synthetic.ts";
 import type { Dataset, DatasetSummary, RawInteractions } from "./types.ts";
 
-/** The data sets `--dataset` accepts. */
-export const DATASET_NAMES = [
-  "synthetic",
-  "ml-1m",
-  "ml-20m",
-  "ml-latest-small",
-  "ml-100k",
-  "csv",
-  "ncf",
-] as const;
+/**
+ * Every data set {@linkcode loadDataset} knows (the `dataset` setting's
+ * values): `synthetic`, the MovieLens sets of {@linkcode MOVIELENS_DATASETS},
+ * `csv` and `ncf`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DATASET_NAMES } from "./load_dataset.ts";
+ * assert.ok(DATASET_NAMES[0] === "synthetic" && DATASET_NAMES.includes("ml-100k"));
+ * ```
+ */
+export const DATASET_NAMES = ["synthetic", ...MOVIELENS_DATASETS, "csv", "ncf"] as const;
 
 /** A data set name. */
 export type DatasetName = typeof DATASET_NAMES[number];
-
-/** The ratings file of each MovieLens data set (as in the official zip). */
-export const MOVIELENS_FILES: Readonly<Record<string, string>> = {
-  "ml-1m": "ratings.dat",
-  "ml-20m": "ratings.csv",
-  "ml-latest-small": "ratings.csv",
-  "ml-100k": "u.data",
-};
 
 /**
  * The paths where the ratings file of MovieLens data set `name` is looked
@@ -51,8 +47,8 @@ export const MOVIELENS_FILES: Readonly<Record<string, string>> = {
  * ```
  */
 export function datasetFilePath(name: string, dataDir: string): string[] {
-  const file = Object.hasOwn(MOVIELENS_FILES, name) ? MOVIELENS_FILES[name] : undefined;
-  if (file === undefined) return [];
+  if (!isMovieLens(name)) return [];
+  const file = MOVIELENS[name].ratingsFile;
   const dir = dataDir.replace(/\/+$/, "");
   const prefix = dataDir === "" ? "" : dir === "" ? "/" : `${dir}/`;
   return [`${prefix}${name}/${file}`, `${prefix}${file}`];
@@ -98,10 +94,11 @@ export interface LoadedDataset {
 /**
  * Loads and preprocesses a data set. MovieLens files are looked up with
  * {@linkcode datasetFilePath}; when none exists, `Deno.errors.NotFound`
- * names every path tried. `csv` and `ncf` need `ratingsFile` (else
- * `UsageError` naming `--ratings_file`), MovieLens sets need `dataDir` (else
- * `UsageError` naming `--data_dir`); an unknown name is a `UsageError` naming
- * `--dataset`.
+ * names every path tried. `csv` and `ncf` need `ratingsFile` (else a
+ * `SettingError` for `ratings_file`), MovieLens sets need `dataDir` (else a
+ * `SettingError` for `data_dir`); an unknown name is a `SettingError` for
+ * `dataset`; too many evaluation negatives one for `num_eval_negatives`
+ * (see {@linkcode preprocess}).
  *
  * @example
  * ```ts
@@ -130,13 +127,14 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<LoadedDa
       });
     } else if (name === "csv") {
       raw = await readRatings(_ratingsFile(options), { signal: options.signal });
-    } else if (Object.hasOwn(MOVIELENS_FILES, name)) {
+    } else if (isMovieLens(name)) {
       raw = await readRatings(await _findMovieLensFile(name, options.dataDir), {
         signal: options.signal,
       });
     } else {
-      throw new UsageError(
-        `Cannot use --dataset ${name}: unknown data set (expected one of ${
+      throw new SettingError(
+        "dataset",
+        `Cannot load data set ${JSON.stringify(name)}: unknown (expected one of ${
           DATASET_NAMES.join(", ")
         })`,
       );
@@ -179,8 +177,9 @@ export function summarize(dataset: Dataset, numInteractions: number): DatasetSum
 function _ratingsFile(options: LoadDatasetOptions): string {
   if (options.ratingsFile === undefined || options.ratingsFile === "") {
     const what = options.dataset === "ncf" ? "the split's file prefix" : "the ratings file";
-    throw new UsageError(
-      `Cannot load the ${options.dataset} data set: --ratings_file (${what}) is not set`,
+    throw new SettingError(
+      "ratings_file",
+      `Cannot load the ${options.dataset} data set: ${what} is not set`,
     );
   }
   return options.ratingsFile;
@@ -188,7 +187,10 @@ function _ratingsFile(options: LoadDatasetOptions): string {
 
 async function _findMovieLensFile(name: string, dataDir: string | undefined): Promise<string> {
   if (dataDir === undefined || dataDir === "") {
-    throw new UsageError(`Cannot load the ${name} data set: --data_dir is not set`);
+    throw new SettingError(
+      "data_dir",
+      `Cannot load the ${name} data set: the data folder is not set`,
+    );
   }
   const paths = datasetFilePath(name, dataDir);
   for (const path of paths) {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { SettingError } from "../errors.ts";
 import { sampleEvalNegatives } from "./eval_negatives.ts";
 import { groupRows } from "./group_rows.ts";
 import type { Dataset, RawInteractions } from "./types.ts";
@@ -36,8 +36,9 @@ export interface PreprocessOptions {
  *    ids are remapped; repeated until stable);
  * 6. evaluation negatives are sampled ({@linkcode sampleEvalNegatives}).
  *
- * Throws `UsageError` when `numEvalNegatives ≥ numItems − 1` (no user could
- * get that many), `RangeError` for bad options or when no user is left.
+ * Throws a `SettingError` for `num_eval_negatives` when
+ * `numEvalNegatives ≥ numItems − 1` (no user could get that many), a
+ * `RangeError` for bad options or when no user is left.
  *
  * @example
  * ```ts
@@ -70,10 +71,11 @@ export function preprocess(raw: RawInteractions, options: PreprocessOptions): Da
   }
   const split = _split(raw, minRatings, options.onWarning);
   if (numEvalNegatives >= split.numItems - 1) {
-    throw new UsageError(
-      `Cannot use --num_eval_negatives ${numEvalNegatives}: the data set has only ${split.numItems} items, so at most ${
+    throw new SettingError(
+      "num_eval_negatives",
+      `Cannot draw ${numEvalNegatives} evaluation negatives per user: the data set has only ${split.numItems} items, so at most ${
         split.numItems - 2
-      } negatives per user`,
+      }`,
     );
   }
   const negatives = sampleEvalNegatives(split, { numEvalNegatives, seed: options.seed });

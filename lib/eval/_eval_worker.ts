@@ -8,12 +8,11 @@
 
 /// <reference lib="deno.worker" />
 
-import { NeuMF } from "../model/neumf.ts";
-import { selectBackend } from "../kernels/select_kernels.ts";
-import type { EvalModelSpec } from "./eval_workers.ts";
+import type { Model, ModelSpec } from "../model/model.ts";
+import { rebuildModel } from "../model/registry.ts";
 import { type EvalTables, type RankScratch, rankScratch, rankUsers } from "./_rank_users.ts";
 
-let model: NeuMF | null = null;
+let model: Model | null = null;
 let tables: EvalTables;
 let ranks: Int32Array;
 let next: Int32Array;
@@ -24,10 +23,8 @@ self.onmessage = (event: MessageEvent) => {
   const msg = event.data;
   try {
     if (msg.type === "init") {
-      const spec = msg.spec as EvalModelSpec;
       ({ tables, ranks, next, chunk } = msg);
-      const { backend } = selectBackend(spec.backend, { blasThreads: spec.blasThreads });
-      model = new NeuMF({ ...spec, backend, maxBatchSize: 1 });
+      model = rebuildModel(msg.spec as ModelSpec, { maxBatchSize: 1 });
       return;
     }
     const m = model!;

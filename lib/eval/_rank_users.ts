@@ -6,7 +6,7 @@
  */
 
 import type { Dataset } from "../data/types.ts";
-import type { Scorer } from "./evaluate.ts";
+import type { Scorer } from "./scorer.ts";
 import { rankOfPositive } from "./metrics.ts";
 
 /** The parts of a data set the ranking reads. */

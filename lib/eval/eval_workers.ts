@@ -9,8 +9,8 @@
  */
 
 import type { Dataset } from "../data/types.ts";
-import type { NeuMF } from "../model/neumf.ts";
-import type { BackendChoice } from "../kernels/select_kernels.ts";
+import type { Model, ModelSpec } from "../model/model.ts";
+import { modelSpec } from "../model/registry.ts";
 import type { EvaluationResult } from "./evaluate.ts";
 import { RankingMetrics } from "./metrics.ts";
 import { type EvalTables, type RankScratch, rankScratch, rankUsers } from "./_rank_users.ts";
@@ -20,19 +20,6 @@ export const EVAL_WORKER_URL = new URL("./_eval_worker.ts", import.meta.url);
 
 /** Users a thread claims at a time. */
 const _CHUNK = 64;
-
-/** What a worker needs to rebuild the model (sent once, at start). */
-export interface EvalModelSpec {
-  numUsers: number;
-  numItems: number;
-  model: NeuMF["config"]["model"];
-  numFactors: number;
-  layers: readonly number[];
-  /** Backend name of the model ("blas", "wasm" or "ts"). */
-  backend: BackendChoice;
-  /** OpenBLAS threads (the pool is meant for 1). */
-  blasThreads: number;
-}
 
 /** Options of {@linkcode startEvalWorkers}. */
 export interface EvalWorkerOptions {
@@ -53,7 +40,7 @@ export interface EvalWorkerPool {
    * result as `evaluateRanking(model, dataset)`. Users a failed worker had
    * claimed are scored by the calling thread, and that worker is dropped.
    */
-  evaluate(model: NeuMF, options?: { k?: number }): Promise<EvaluationResult>;
+  evaluate(model: Model, options?: { k?: number }): Promise<EvaluationResult>;
   /** Terminates every worker. */
   close(): void;
 }
@@ -76,20 +63,6 @@ function _mayLoad(url: URL): boolean {
   }
 }
 
-/** The spec of `model` (what a worker needs to rebuild it). */
-function _specOf(model: NeuMF, blasThreads: number): EvalModelSpec {
-  const c = model.config;
-  return {
-    numUsers: c.numUsers,
-    numItems: c.numItems,
-    model: c.model,
-    numFactors: c.numFactors,
-    layers: [...c.layers],
-    backend: model.backend.name as BackendChoice,
-    blasThreads,
-  };
-}
-
 /**
  * Starts `workers` evaluation workers for `model`'s shape and `dataset`'s
  * evaluation tables (copied once into shared memory unless already there).
@@ -102,11 +75,14 @@ function _specOf(model: NeuMF, blasThreads: number): EvalModelSpec {
  * import { loadDataset } from "../data/load_dataset.ts";
  * import { evaluateRanking } from "./evaluate.ts";
  * import { startEvalWorkers } from "./eval_workers.ts";
- * import { NeuMF } from "../model/neumf.ts";
+ * import { buildModel, modelConfig } from "../model/registry.ts";
  * const { dataset } = await loadDataset({
  *   dataset: "synthetic", seed: 1, syntheticUsers: 50, syntheticItems: 200, numEvalNegatives: 99,
  * });
- * const model = new NeuMF({ numUsers: dataset.numUsers, numItems: dataset.numItems });
+ * const model = buildModel(modelConfig("NeuMF", {
+ *   numUsers: dataset.numUsers, numItems: dataset.numItems, numFactors: 8, layers: [64, 32, 16, 8],
+ *   mfRegularization: 0, mlpRegularization: 0,
+ * }));
  * const pool = startEvalWorkers(model, dataset);
  * try {
  *   const parallel = await pool.evaluate(model);
@@ -119,7 +95,7 @@ function _specOf(model: NeuMF, blasThreads: number): EvalModelSpec {
  * ```
  */
 export function startEvalWorkers(
-  model: NeuMF,
+  model: Model,
   dataset: Pick<Dataset, "numUsers" | "evalItems" | "evalNegOffsets" | "evalNegatives">,
   options: EvalWorkerOptions = {},
 ): EvalWorkerPool {
@@ -127,7 +103,7 @@ export function startEvalWorkers(
   if (!Number.isInteger(count) || count < 0) {
     throw new RangeError(`Cannot start ${count} evaluation workers: need an integer ≥ 0`);
   }
-  const spec = _specOf(model, options.blasThreads ?? 1);
+  const spec: ModelSpec = modelSpec(model, { blasThreads: options.blasThreads ?? 1 });
   const tables: EvalTables = {
     numUsers: dataset.numUsers,
     evalItems: _shared(dataset.evalItems),
@@ -164,11 +140,12 @@ export function startEvalWorkers(
     get workers() {
       return workers.length;
     },
-    async evaluate(m: NeuMF, o: { k?: number } = {}): Promise<EvaluationResult> {
+    async evaluate(m: Model, o: { k?: number } = {}): Promise<EvaluationResult> {
       const started = performance.now();
-      if (JSON.stringify(_specOf(m, spec.blasThreads)) !== specKey) {
+      const mSpec = JSON.stringify(modelSpec(m, { blasThreads: spec.blasThreads }));
+      if (mSpec !== specKey) {
         throw new RangeError(
-          `Cannot evaluate: the model ${JSON.stringify(_specOf(m, spec.blasThreads))} ` +
+          `Cannot evaluate: the model ${mSpec} ` +
             `is not the one the pool was started for (${specKey})`,
         );
       }

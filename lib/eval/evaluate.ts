@@ -8,16 +8,10 @@
 import type { Dataset } from "../data/types.ts";
 import { RankingMetrics, type RankingSummary } from "./metrics.ts";
 import { rankScratch, rankUsers } from "./_rank_users.ts";
+import type { Scorer } from "./scorer.ts";
 
-/** Anything that scores a user's candidate items (higher is better). */
-export interface Scorer {
-  /** Writes the scores of `items[0..count)` for `user` into `out`. */
-  scoreUserItems(
-    user: number,
-    items: Int32Array,
-    options: { out: Float32Array; count?: number },
-  ): void;
-}
+export type { Scorer };
+
 
 /** What {@linkcode evaluateRanking} returns. */
 export interface EvaluationResult extends RankingSummary {

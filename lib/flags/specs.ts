@@ -11,12 +11,12 @@ import type { FlagValues } from "./flags.ts";
 import { DATASET_NAMES } from "../data/load_dataset.ts";
 import { GROUPLENS_BASE_URL } from "../data/download.ts";
 
-/** Models `--model` names. */
-export const MODELS = ["GMF", "MLP", "NeuMF"] as const;
-/** Optimizers `--optimizer` names. */
-export const OPTIMIZERS = ["adam", "lazy_adam", "sgd"] as const;
-/** Matrix-product backends `--backend` names. */
-export const BACKENDS = ["auto", "blas", "wasm", "ts"] as const;
+import { MODELS, pretrainedPartsOf } from "../model/registry.ts";
+import { OPTIMIZERS } from "../optim/optimizers.ts";
+import { BACKENDS, type BackendChoice } from "../kernels/select_kernels.ts";
+
+export { BACKENDS, MODELS, OPTIMIZERS };
+export type { BackendChoice };
 
 /** Data sets `ncf download` fetches from GroupLens. */
 export const DOWNLOADABLE_DATASETS = ["ml-1m", "ml-20m", "ml-100k", "ml-latest-small"] as const;
@@ -123,7 +123,7 @@ export const TRAINER_FLAGS = {
   }),
   num_neg: intFlag("Negatives sampled per training positive.", { default: 4, min: 0 }),
   hr_threshold: floatFlag("Stop early once HR@10 reaches this.", { min: 0, max: 1 }),
-  model: enumFlag("GMF, MLP, or their fusion NeuMF.", MODELS, { default: "NeuMF" }),
+  model: enumFlag(`The model: ${MODELS.join(", ")}.`, MODELS, { default: "NeuMF" }),
   optimizer: enumFlag(
     "adam updates every parameter each step; lazy_adam only the embedding rows a batch touched; sgd is plain SGD (the paper's choice for fine-tuning a pretrained NeuMF).",
     OPTIMIZERS,
@@ -286,8 +286,10 @@ export function checkTrainerFlags(values: TrainerFlags): void {
   if ((values.pretrain_gmf === undefined) !== (values.pretrain_mlp === undefined)) {
     throw new UsageError("Cannot pretrain: --pretrain_gmf and --pretrain_mlp go together");
   }
-  if (values.pretrain_gmf !== undefined && values.model !== "NeuMF") {
-    throw new UsageError(`Cannot use --pretrain_gmf with --model ${values.model}: it builds NeuMF`);
+  if (values.pretrain_gmf !== undefined && pretrainedPartsOf(values.model).length === 0) {
+    throw new UsageError(
+      `Cannot use --pretrain_gmf with --model ${values.model}: it starts from no pretrained parts`,
+    );
   }
   if (values.layers.length < 1 || values.layers[0] % 2 !== 0) {
     throw new UsageError(

@@ -1,51 +1,69 @@
 /**
- * Chooses the matrix-product backend `--backend` asks for: `blas` (the
- * system OpenBLAS through FFI), `wasm` (WebAssembly SIMD), `ts` (pure
- * TypeScript, always there), or `auto` (BLAS when it loads, else WASM when
- * the runtime has WebAssembly SIMD, else TypeScript).
+ * Chooses the kernel set `--backend` asks for, in one place: `blas` (the
+ * system OpenBLAS through FFI for the products, WebAssembly SIMD for the
+ * rest), `wasm` (WebAssembly SIMD throughout), `ts` (TypeScript throughout;
+ * no WebAssembly is instantiated), or `auto` (BLAS when it loads, else
+ * WebAssembly when the runtime has SIMD, else TypeScript).
  *
  * @module
  */
 
-import { type Backend, tsBackend } from "./gemm.ts";
 import { openBlasBackend } from "./blas.ts";
+import type { Kernels } from "./kernels.ts";
+import { tsKernels } from "./ts_kernels.ts";
 import { wasmKernelsAvailable } from "./wasm_arena.ts";
 import { wasmBackend } from "./wasm_gemm.ts";
+import { makeWasmKernels } from "./wasm_kernels.ts";
 
-/** The `--backend` choices {@linkcode selectBackend} understands. */
-export const BACKEND_CHOICES = ["auto", "blas", "wasm", "ts"] as const;
+/** The `--backend` choices {@linkcode selectKernels} understands. */
+export const BACKENDS = ["auto", "blas", "wasm", "ts"] as const;
 
-/** One of {@linkcode BACKEND_CHOICES}. */
-export type BackendChoice = typeof BACKEND_CHOICES[number];
-
-let _blas: ReturnType<typeof openBlasBackend> | undefined;
+/** One of {@linkcode BACKENDS}. */
+export type BackendChoice = typeof BACKENDS[number];
 
 /**
- * The backend for `choice`. `blas` when no BLAS library loads, and `wasm`
- * when the runtime lacks WebAssembly SIMD, throw an `Error` saying why.
- * `blasThreads` (default 1) is the thread count OpenBLAS is set to (it is
- * one setting for the whole process).
+ * Whether `value` names a backend.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { selectBackend } from "./select_kernels.ts";
- * assert.equal(selectBackend("ts").backend.name, "ts");
- * assert.equal(selectBackend("wasm").backend.name, "wasm");
- * assert.ok(["blas", "wasm"].includes(selectBackend("auto").backend.name));
+ * import { isBackendChoice } from "./select_kernels.ts";
+ * assert.ok(isBackendChoice("wasm") && !isBackendChoice("gpu"));
  * ```
  */
-export function selectBackend(
+export function isBackendChoice(value: unknown): value is BackendChoice {
+  return (BACKENDS as readonly unknown[]).includes(value);
+}
+
+let _blas: ReturnType<typeof openBlasBackend> | undefined;
+const _wasmSets = new Map<string, Kernels>();
+const _blasSets = new Map<string, Kernels>();
+
+/**
+ * The kernel set for `choice`. `blas` when no BLAS library loads, and
+ * `wasm` when the runtime lacks WebAssembly SIMD, throw an `Error` saying
+ * why. `blasThreads` (default 1) is the thread count OpenBLAS is set to (it
+ * is one setting for the whole process).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { selectKernels } from "./select_kernels.ts";
+ * assert.equal(selectKernels("ts").name, "ts");
+ * assert.equal(selectKernels("wasm").name, "wasm");
+ * assert.ok(["blas", "wasm"].includes(selectKernels("auto").name));
+ * ```
+ */
+export function selectKernels(
   choice: BackendChoice,
   options: { blasThreads?: number } = {},
-): { backend: Backend; description: string } {
-  if (choice === "ts") return { backend: tsBackend, description: "ts (TypeScript sgemm)" };
-  const wasmDescription = "wasm (WebAssembly SIMD sgemm)";
+): Kernels {
+  if (choice === "ts") return tsKernels;
   if (choice === "wasm") {
     if (!wasmKernelsAvailable()) {
       throw new Error("Cannot use --backend wasm: this runtime lacks WebAssembly SIMD");
     }
-    return { backend: wasmBackend, description: wasmDescription };
+    return _wasmKernels("wasm (WebAssembly SIMD sgemm and element-wise kernels)");
   }
   let permitted = true;
   try {
@@ -55,19 +73,39 @@ export function selectBackend(
   }
   if (permitted) _blas ??= openBlasBackend();
   const blas = permitted ? _blas?.backend : undefined;
-  if (blas !== undefined) {
+  if (blas !== undefined && wasmKernelsAvailable()) {
     blas.setThreads(options.blasThreads ?? 1);
     const threads = `${blas.threads} thread${blas.threads === 1 ? "" : "s"}`;
-    return { backend: blas, description: `blas (${blas.library}, ${threads})` };
+    const description =
+      `blas (${blas.library} sgemm, ${threads}; WebAssembly SIMD element-wise kernels)`;
+    let set = _blasSets.get(description);
+    if (set === undefined) {
+      set = makeWasmKernels(blas, { name: "blas", description });
+      _blasSets.set(description, set);
+    }
+    return set;
   }
   if (choice === "blas") {
-    const why = permitted
+    const why = !permitted
+      ? "FFI is not permitted (run with --allow-ffi)"
+      : blas === undefined
       ? `no CBLAS library loads (${_blas?.errors.join("; ")}); install libopenblas0-pthread`
-      : "FFI is not permitted (run with --allow-ffi)";
+      : "this runtime lacks WebAssembly SIMD for the element-wise kernels";
     throw new Error(`Cannot use --backend blas: ${why}`);
   }
   if (wasmKernelsAvailable()) {
-    return { backend: wasmBackend, description: `${wasmDescription}; no BLAS library found` };
+    return _wasmKernels(
+      "wasm (WebAssembly SIMD sgemm and element-wise kernels; no BLAS library found)",
+    );
   }
-  return { backend: tsBackend, description: "ts (TypeScript sgemm; no BLAS library found)" };
+  return tsKernels;
+}
+
+function _wasmKernels(description: string): Kernels {
+  let set = _wasmSets.get(description);
+  if (set === undefined) {
+    set = makeWasmKernels(wasmBackend, { name: "wasm", description });
+    _wasmSets.set(description, set);
+  }
+  return set;
 }

@@ -2,16 +2,16 @@
  * A fully connected layer over a batch, `y = x·W + b`, with the kernel `W`
  * stored `[inputs × outputs]` row-major (Keras' layout, so a kernel's first
  * rows belong to the first input features), and the ReLU activation as
- * separate in-place functions. Every product goes through a
- * {@linkcode Backend}; all buffers are the caller's, nothing is allocated per
- * batch. When the arrays live in a `WasmArena`, the ReLU and bias-gradient
- * passes run its WebAssembly SIMD kernels (bit-identical results).
+ * kernels of the set. Every product and element-wise pass goes through a
+ * {@linkcode Kernels} set; all buffers are the caller's, nothing is
+ * allocated per batch.
  *
  * @module
  */
 
-import { type Backend, type GemmArgs, tsBackend } from "../kernels/gemm.ts";
-import { wasmArenaOf } from "../kernels/wasm_arena.ts";
+import type { GemmArgs } from "../kernels/gemm.ts";
+import type { Kernels } from "../kernels/kernels.ts";
+import { tsKernels } from "../kernels/ts_kernels.ts";
 
 /** The tensors of one dense layer (typically views from `Parameters`). */
 export interface DenseParams {
@@ -73,20 +73,20 @@ function _gemmArgs(): GemmArgs {
 export class Dense {
   /** The layer's tensors. */
   readonly params: DenseParams;
-  /** The matrix-product kernel in use. */
-  readonly backend: Backend;
+  /** The kernel set in use. */
+  readonly kernels: Kernels;
   #forward = _gemmArgs();
   #kernelGrad = _gemmArgs();
   #inputGrad = _gemmArgs();
-  #biasSum: Float64Array;
+  #bias = { count: 0, accumulate: false };
 
   /**
    * Binds a layer to its tensors.
    * @param params The layer's tensors; their lengths must match the sizes.
-   * @param options `backend` (default {@linkcode tsBackend}).
+   * @param options `kernels` (default the TypeScript set).
    * @throws {RangeError} when a tensor's length does not match.
    */
-  constructor(params: DenseParams, options: { backend?: Backend } = {}) {
+  constructor(params: DenseParams, options: { kernels?: Kernels } = {}) {
     const { inputs, outputs } = params;
     if (!(Number.isInteger(inputs) && inputs >= 1 && Number.isInteger(outputs) && outputs >= 1)) {
       throw new RangeError(`Cannot build dense layer: ${inputs}→${outputs} units must be ≥ 1`);
@@ -103,8 +103,7 @@ export class Dense {
     expect("bias", params.bias, outputs);
     expect("biasGrad", params.biasGrad, outputs);
     this.params = params;
-    this.backend = options.backend ?? tsBackend;
-    this.#biasSum = new Float64Array(outputs);
+    this.kernels = options.kernels ?? tsKernels;
 
     const f = this.#forward; // y[B×out] = x[B×in]·W[in×out] + y(=bias)
     f.n = outputs;
@@ -159,17 +158,12 @@ export class Dense {
         `Cannot run dense forward: y holds ${y.length} values, need ${count * out}`,
       );
     }
-    const arena = wasmArenaOf(y);
-    if (arena !== undefined && wasmArenaOf(bias) === arena && count > 0) {
-      arena.kernels.copy_rows(bias.byteOffset, 0, y.byteOffset, out * 4, count, out * 4);
-    } else {
-      for (let r = 0; r < count; r++) y.set(bias, r * out);
-    }
+    this.kernels.broadcastRows(bias, y, options);
     const f = this.#forward;
     f.m = count;
     f.a = x;
     f.c = y;
-    this.backend.sgemm(f);
+    this.kernels.sgemm(f);
   }
 
   /**
@@ -190,40 +184,17 @@ export class Dense {
     options: { count: number; dx?: Float32Array | null; accumulate?: boolean },
   ): void {
     const count = options.count;
-    const out = this.params.outputs;
     const accumulate = options.accumulate ?? false;
     const g = this.#kernelGrad;
     g.k = count;
     g.a = x;
     g.b = dy;
     g.beta = accumulate ? 1 : 0;
-    this.backend.sgemm(g);
-
-    const biasGrad = this.params.biasGrad;
-    const arena = wasmArenaOf(dy);
-    const scratch = arena !== undefined && wasmArenaOf(biasGrad) === arena &&
-        dy.length >= count * out
-      ? arena.scratch(out * 8)
-      : null;
-    if (scratch !== null) {
-      arena!.kernels.bias_grad(
-        dy.byteOffset,
-        count,
-        out,
-        biasGrad.byteOffset,
-        accumulate ? 1 : 0,
-        scratch,
-      );
-    } else {
-      const sums = this.#biasSum;
-      sums.fill(0);
-      for (let r = 0; r < count; r++) {
-        const base = r * out;
-        for (let j = 0; j < out; j++) sums[j] += dy[base + j];
-      }
-      if (accumulate) { for (let j = 0; j < out; j++) biasGrad[j] += sums[j]; }
-      else for (let j = 0; j < out; j++) biasGrad[j] = sums[j];
-    }
+    this.kernels.sgemm(g);
+    const b = this.#bias;
+    b.count = count;
+    b.accumulate = accumulate;
+    this.kernels.biasGrad(dy, this.params.biasGrad, b);
 
     const dx = options.dx ?? null;
     if (dx !== null) {
@@ -232,62 +203,7 @@ export class Dense {
       d.a = dy;
       d.c = dx;
       d.beta = 0;
-      this.backend.sgemm(d);
+      this.kernels.sgemm(d);
     }
   }
-}
-
-/**
- * ReLU in place: `values[i] = max(0, values[i])` for `i < length` (NaN stays NaN).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { reluForward } from "./dense.ts";
- * const v = Float32Array.of(-1, 0, 2);
- * reluForward(v, 3);
- * assert.ok(v.join() === "0,0,2");
- * ```
- */
-export function reluForward(values: Float32Array, length: number): void {
-  const arena = wasmArenaOf(values);
-  if (arena !== undefined && length <= values.length) {
-    arena.kernels.relu(values.byteOffset, length);
-    return;
-  }
-  for (let i = 0; i < length; i++) if (values[i] < 0) values[i] = 0;
-}
-
-/**
- * ReLU backward in place: zeroes `grads[i]` wherever the ReLU's output
- * `activations[i]` is not positive (the derivative at 0 is taken as 0).
- *
- * @param activations The ReLU's outputs.
- * @param grads Gradient w.r.t. those outputs; becomes the gradient w.r.t. its inputs.
- * @param options `length` (default `grads.length`): elements to process.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { reluBackward } from "./dense.ts";
- * const dy = Float32Array.of(5, 6, 7);
- * reluBackward(Float32Array.of(0, 1, 0), dy);
- * assert.ok(dy.join() === "0,6,0");
- * ```
- */
-export function reluBackward(
-  activations: Float32Array,
-  grads: Float32Array,
-  options: { length?: number } = {},
-): void {
-  const length = options.length ?? grads.length;
-  const arena = wasmArenaOf(grads);
-  if (
-    arena !== undefined && wasmArenaOf(activations) === arena && length <= grads.length &&
-    length <= activations.length
-  ) {
-    arena.kernels.relu_backward(activations.byteOffset, grads.byteOffset, length);
-    return;
-  }
-  for (let i = 0; i < length; i++) if (!(activations[i] > 0)) grads[i] = 0;
 }

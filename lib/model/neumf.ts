@@ -27,19 +27,28 @@
  * @module
  */
 
-import { Adam, LazyAdam, type Optimizer, type OptimizerKind } from "../optim/adam.ts";
-import { type Backend, type GemmArgs, tsBackend } from "../kernels/gemm.ts";
-import { Dense, reluBackward, reluForward } from "./dense.ts";
-import { gatherRows, l2RowPenalty, scatterAddRows, TouchedRows } from "./embedding.ts";
-import { fillGlorotUniform, fillLecunUniform, fillNormal } from "./init.ts";
-import { sigmoidBinaryCrossEntropy } from "./loss.ts";
-import { Parameters, type ParameterSpec } from "./parameters.ts";
-import { Sgd } from "../optim/sgd.ts";
-import { WasmArena, wasmArenaOf } from "../kernels/wasm_arena.ts";
+import type { GemmArgs } from "../kernels/gemm.ts";
+import type { Kernels, MemoryPlan, ScoreRowsOptions } from "../kernels/kernels.ts";
+import { Parameters, type ParameterSpec } from "../kernels/parameters.ts";
+import { tsKernels } from "../kernels/ts_kernels.ts";
 import { Prng } from "../random/prng.ts";
+import { Dense } from "./dense.ts";
+import { fillGlorotUniform, fillLecunUniform, fillNormal } from "./init.ts";
+import { binaryCrossEntropy, type PointwiseLoss } from "./loss.ts";
+import type {
+  Batch,
+  LabeledBatch,
+  Model,
+  ModelConfig,
+  PretrainedPart,
+  Stepper,
+} from "./model.ts";
 
-/** Which branches the model has. */
-export type ModelKind = "GMF" | "MLP" | "NeuMF";
+/** Which branches the model has: the three `--model` names this file builds. */
+export const NEUMF_KINDS = ["GMF", "MLP", "NeuMF"] as const;
+
+/** One of {@linkcode NEUMF_KINDS}. */
+export type NeuMFKind = typeof NEUMF_KINDS[number];
 
 /** Constructor options of {@linkcode NeuMF}. */
 export interface NeuMFOptions {
@@ -48,7 +57,7 @@ export interface NeuMFOptions {
   /** Number of items (ids 0..numItems-1). */
   numItems: number;
   /** Branches (default "NeuMF"). */
-  model?: ModelKind;
+  kind?: NeuMFKind;
   /** GMF embedding size (default 8). */
   numFactors?: number;
   /** MLP sizes: `layers[0]` is the concatenated embedding size (even), the rest are ReLU layers (default [64, 32, 16, 8]). */
@@ -57,43 +66,18 @@ export interface NeuMFOptions {
   mfRegularization?: number;
   /** L2 coefficient of the MLP embedding rows looked up (default 0). */
   mlpRegularization?: number;
-  /**
-   * "adam" (dense, default), "lazy_adam" (touched embedding rows only) or
-   * "sgd" (plain SGD, as the paper fine-tunes pretrained NeuMF).
-   */
-  optimizer?: OptimizerKind;
-  /** Step size (default 0.001). */
-  learningRate?: number;
-  /** Adam β1 (default 0.9). */
-  beta1?: number;
-  /** Adam β2 (default 0.999). */
-  beta2?: number;
-  /** Adam ε (default 1e-8). */
-  epsilon?: number;
   /** Rows the training buffers hold; bigger batches grow them (default 256). */
   maxBatchSize?: number;
   /** Source of the initial weights (default `new Prng(0)`). */
   prng?: Prng;
-  /** Matrix-product kernel (default {@linkcode tsBackend}). */
-  backend?: Backend;
-  /**
-   * Keep parameters, moments and work buffers in a {@linkcode WasmArena} so
-   * the WebAssembly SIMD kernels (Adam, ReLU, bias gradients, and the
-   * `wasm` backend's products) run on them (default true; ignored where the
-   * runtime lacks WebAssembly SIMD). The optimizer and element-wise results
-   * are bit-identical either way.
-   */
-  wasmKernels?: boolean;
+  /** The kernel set (default the TypeScript one); the model's memory is its. */
+  kernels?: Kernels;
 }
 
 /** The resolved configuration of a {@linkcode NeuMF}. */
-export interface NeuMFConfig {
-  /** Number of users. */
-  readonly numUsers: number;
-  /** Number of items. */
-  readonly numItems: number;
+export interface NeuMFConfig extends ModelConfig {
   /** Branches. */
-  readonly model: ModelKind;
+  readonly kind: NeuMFKind;
   /** GMF embedding size. */
   readonly numFactors: number;
   /** MLP sizes. */
@@ -102,22 +86,6 @@ export interface NeuMFConfig {
   readonly mfRegularization: number;
   /** L2 coefficient of the MLP rows. */
   readonly mlpRegularization: number;
-}
-
-/** User–item pairs to score: the first `count` entries of each array. */
-export interface Batch {
-  /** User ids. */
-  users: Int32Array;
-  /** Item ids. */
-  items: Int32Array;
-  /** Number of pairs. */
-  count: number;
-}
-
-/** A batch with labels (1 positive, 0 negative; floats in [0, 1] allowed). */
-export interface LabeledBatch extends Batch {
-  /** Label of each pair. */
-  labels: Int8Array | Float32Array;
 }
 
 /** Per-batch work buffers, all `capacity` rows. */
@@ -144,12 +112,13 @@ interface _Buffers {
  * import assert from "node:assert/strict";
  * import { NeuMF } from "./neumf.ts";
  * import { Prng } from "../random/prng.ts";
+ * import { Sgd } from "../optim/sgd.ts";
  * const model = new NeuMF({ numUsers: 3, numItems: 4, layers: [8, 4], prng: new Prng(1) });
  * const batch = {
  *   users: Int32Array.of(0, 1, 2), items: Int32Array.of(1, 2, 3),
  *   labels: Int8Array.of(1, 0, 1), count: 3,
  * };
- * const first = model.trainStep(batch);
+ * const first = model.trainStep(batch, { optimizer: new Sgd(model.parameters) });
  * assert.ok(first > 0.6 && first < 0.8); // ≈ ln 2 at init
  * const logits = new Float32Array(3);
  * model.predict(batch, logits);
@@ -158,15 +127,13 @@ interface _Buffers {
  * assert.ok(Math.abs(fast[0] - logits[1]) < 1e-5);
  * ```
  */
-export class NeuMF {
+export class NeuMF implements Model {
   /** The resolved configuration. */
   readonly config: NeuMFConfig;
   /** Every trainable tensor, by name. */
   readonly parameters: Parameters;
-  /** The optimizer (state for checkpoints via `getState`/`setState`). */
-  readonly optimizer: Optimizer;
-  /** The matrix-product kernel. */
-  readonly backend: Backend;
+  /** The kernel set. */
+  readonly kernels: Kernels;
 
   readonly #gmf: boolean;
   readonly #mlp: boolean;
@@ -184,20 +151,18 @@ export class NeuMF {
   readonly #mlpItemTable: Float32Array;
   readonly #mlpUserGrad: Float32Array;
   readonly #mlpItemGrad: Float32Array;
-  readonly #userTouched: TouchedRows | null;
-  readonly #itemTouched: TouchedRows | null;
   #buf: _Buffers;
   #gradsDirty = false;
   readonly #alloc: (length: number) => Float32Array;
-  readonly #arena: WasmArena | null;
 
   // Fast evaluation path.
   #version = 0;
   #evalVersion = -1;
   #itemPart: Float32Array = new Float32Array(0);
-  /** Per item `[GMF row | itemPart row]` in the arena (NeuMF only), so scoring reads one row. */
+  /** Per item `[GMF row | itemPart row]` (NeuMF only), so scoring reads one row. */
   #jointItems: Float32Array = new Float32Array(0);
   #jointWidth = 0;
+  #score: ScoreRowsOptions;
   #userPart: Float32Array;
   #userPartGemm: GemmArgs;
   /** The user's GMF row times the output layer's GMF weights. */
@@ -212,7 +177,7 @@ export class NeuMF {
    * @throws {RangeError} on an impossible configuration.
    */
   constructor(options: NeuMFOptions) {
-    const model = options.model ?? "NeuMF";
+    const model = options.kind ?? "NeuMF";
     const numFactors = options.numFactors ?? 8;
     const layers = [...(options.layers ?? [64, 32, 16, 8])];
     const { numUsers, numItems } = options;
@@ -243,15 +208,15 @@ export class NeuMF {
       fail(`regularization ${mfRegularization}, ${mlpRegularization} must be ≥ 0`);
     }
     this.config = {
+      kind: model,
       numUsers,
       numItems,
-      model,
       numFactors,
       layers: Object.freeze(layers),
       mfRegularization,
       mlpRegularization,
     };
-    this.backend = options.backend ?? tsBackend;
+    this.kernels = options.kernels ?? tsKernels;
     this.#nf = this.#gmf ? numFactors : 0;
     this.#half = this.#mlp ? layers[0] / 2 : 0;
     this.#mlpOut = this.#mlp ? layers[layers.length - 1] : 0;
@@ -260,12 +225,12 @@ export class NeuMF {
     const numDense = this.#mlp ? layers.length - 1 : 0;
     const specs: ParameterSpec[] = [];
     if (this.#gmf) {
-      specs.push({ name: "mf_user_embedding", shape: [numUsers, numFactors], sparse: true });
-      specs.push({ name: "mf_item_embedding", shape: [numItems, numFactors], sparse: true });
+      specs.push({ name: "mf_user_embedding", shape: [numUsers, numFactors], ..._USER_ROWS });
+      specs.push({ name: "mf_item_embedding", shape: [numItems, numFactors], ..._ITEM_ROWS });
     }
     if (this.#mlp) {
-      specs.push({ name: "mlp_user_embedding", shape: [numUsers, this.#half], sparse: true });
-      specs.push({ name: "mlp_item_embedding", shape: [numItems, this.#half], sparse: true });
+      specs.push({ name: "mlp_user_embedding", shape: [numUsers, this.#half], ..._USER_ROWS });
+      specs.push({ name: "mlp_item_embedding", shape: [numItems, this.#half], ..._ITEM_ROWS });
     }
     for (let l = 0; l < numDense; l++) {
       specs.push({ name: `dense_${l}_kernel`, shape: [layers[l], layers[l + 1]] });
@@ -277,12 +242,9 @@ export class NeuMF {
     if (!Number.isInteger(capacity) || capacity < 1) {
       fail(`maxBatchSize ${capacity} is not an integer ≥ 1`);
     }
-    const arena = (options.wasmKernels ?? true) ? _makeArena(specs, capacity, this.#sizes()) : null;
-    this.#arena = arena;
-    this.#alloc = arena === null
-      ? (length: number) => new Float32Array(length)
-      : (length: number) => arena.alloc(length);
-    const params = new Parameters(specs, { allocate: this.#alloc });
+    const memory = this.kernels.memory(_memoryPlan(specs, capacity, this.#sizes()));
+    this.#alloc = (length: number) => memory.alloc(length);
+    const params = new Parameters(specs, { kernels: this.kernels, memory });
     this.parameters = params;
 
     const prng = options.prng ?? new Prng(0);
@@ -314,39 +276,12 @@ export class NeuMF {
         bias: params.get(`${prefix}_bias`).values,
         kernelGrad: params.get(`${prefix}_kernel`).grads,
         biasGrad: params.get(`${prefix}_bias`).grads,
-      }, { backend: this.backend });
+      }, { kernels: this.kernels });
     this.#dense = [];
     for (let l = 0; l < numDense; l++) {
       this.#dense.push(denseOf(`dense_${l}`, layers[l], layers[l + 1]));
     }
     this.#output = denseOf("output", this.#headSize, 1);
-
-    const adamOptions = {
-      learningRate: options.learningRate,
-      beta1: options.beta1,
-      beta2: options.beta2,
-      epsilon: options.epsilon,
-    };
-    const optimizer = options.optimizer ?? "adam";
-    if (optimizer === "lazy_adam" || optimizer === "sgd") {
-      this.#userTouched = new TouchedRows(numUsers);
-      this.#itemTouched = new TouchedRows(numItems);
-      const touched = new Map<string, TouchedRows>();
-      for (const e of params.entries) {
-        if (e.sparse) {
-          touched.set(e.name, e.name.includes("_user_") ? this.#userTouched : this.#itemTouched);
-        }
-      }
-      this.optimizer = optimizer === "sgd"
-        ? new Sgd(params, { learningRate: options.learningRate, touched })
-        : new LazyAdam(params, { ...adamOptions, touched });
-    } else if (optimizer === "adam") {
-      this.#userTouched = null;
-      this.#itemTouched = null;
-      this.optimizer = new Adam(params, adamOptions);
-    } else {
-      throw new RangeError(`Cannot build ${model} model: unknown optimizer '${optimizer}'`);
-    }
 
     this.#buf = this.#allocate(capacity);
 
@@ -383,6 +318,91 @@ export class NeuMF {
       c: empty,
       ldc: 1,
     };
+    this.#score = {
+      count: 0,
+      gmf: empty,
+      gmfStride: Math.max(1, this.#nf),
+      nf: this.#nf,
+      uw: this.#userWeights,
+      base: 0,
+      logits: empty,
+      mlp: empty,
+      mlpStride: Math.max(1, firstOut),
+      mlpOffset: 0,
+      width: this.#mlp ? firstOut : 0,
+      userPart: this.#mlp ? this.#userPart : this.#userWeights,
+      act: empty,
+    };
+  }
+
+  /** One line for logs: the branches' sizes and the parameter count. */
+  describe(): string {
+    const c = this.config;
+    const parts = [];
+    if (this.#gmf) parts.push(`${c.numFactors} factors`);
+    if (this.#mlp) parts.push(`layers ${c.layers.join(",")}`);
+    parts.push(`${this.parameters.size.toLocaleString("en-US")} parameters`);
+    return `${c.kind}: ${parts.join(", ")}`;
+  }
+
+  /**
+   * The NCF paper's pretraining: a NeuMF starts from a trained GMF and a
+   * trained MLP of matching sizes: embeddings and hidden layers as they
+   * are, the output kernel `[α·h_GMF; (1 − α)·h_MLP]` and bias
+   * `α·b_GMF + (1 − α)·b_MLP`.
+   * @param parts One GMF and one MLP, in either order.
+   * @param options `alpha`: the GMF's weight in the output layer.
+   * @throws {RangeError} naming the part that does not fit (`which`: its kind).
+   */
+  initFromParts(parts: readonly PretrainedPart[], options: { alpha: number }): void {
+    const config = this.config;
+    const fail = (which: string, why: string) => {
+      throw new RangeError(`Cannot pretrain from the ${which}: ${why}`);
+    };
+    if (config.kind !== "NeuMF") fail(config.kind, `the model is ${config.kind}, not NeuMF`);
+    const find = (kind: NeuMFKind) => {
+      const part = parts.find((p) => p.config.kind === kind);
+      if (part === undefined) {
+        fail(kind, `no ${kind} among the parts (${parts.map((p) => p.config.kind).join(", ")})`);
+      }
+      const c = part!.config as NeuMFConfig;
+      if (c.numUsers !== config.numUsers || c.numItems !== config.numItems) {
+        fail(
+          kind,
+          `it has ${c.numUsers} users × ${c.numItems} items, the data ${config.numUsers} × ${config.numItems}`,
+        );
+      }
+      return { config: c, tensor: (name: string) => part!.tensors[name] };
+    };
+    const gmf = find("GMF");
+    const mlp = find("MLP");
+    if (gmf.config.numFactors !== config.numFactors) {
+      fail("GMF", `num_factors ${gmf.config.numFactors}, expected ${config.numFactors}`);
+    }
+    if (mlp.config.layers.join() !== config.layers.join()) {
+      fail("MLP", `layers ${mlp.config.layers}, expected ${config.layers}`);
+    }
+    const alpha = options.alpha;
+    const values: Record<string, Float32Array> = {};
+    for (const e of this.parameters.entries) {
+      if (e.name.startsWith("mf_")) values[e.name] = gmf.tensor(e.name);
+      else if (e.name.startsWith("mlp_") || e.name.startsWith("dense_")) {
+        values[e.name] = mlp.tensor(e.name);
+      }
+    }
+    const gmfKernel = gmf.tensor("output_kernel");
+    const mlpKernel = mlp.tensor("output_kernel");
+    const kernel = new Float32Array(gmfKernel.length + mlpKernel.length);
+    for (let i = 0; i < gmfKernel.length; i++) kernel[i] = alpha * gmfKernel[i];
+    for (let i = 0; i < mlpKernel.length; i++) {
+      kernel[gmfKernel.length + i] = (1 - alpha) * mlpKernel[i];
+    }
+    values.output_kernel = kernel;
+    values.output_bias = Float32Array.of(
+      alpha * gmf.tensor("output_bias")[0] + (1 - alpha) * mlp.tensor("output_bias")[0],
+    );
+    this.parameters.restore(values);
+    this.prepareEval();
   }
 
   /** What sizing the arena needs: floats per batch row of the work buffers, the first layer's width, items, GMF width. */
@@ -409,7 +429,7 @@ export class NeuMF {
       const layer = this.#dense[l];
       const y = buf.acts[l];
       layer.forward(x, y, { count });
-      reluForward(y, count * layer.outputs);
+      this.kernels.relu(y, count * layer.outputs);
       x = y;
     }
     return x;
@@ -450,15 +470,21 @@ export class NeuMF {
     if (this.#gmf) {
       const nf = this.#nf;
       const { mfUser, mfItem } = buf;
-      gatherRows(this.#mfUserTable, users, { dim: nf, count, out: mfUser });
-      gatherRows(this.#mfItemTable, items, { dim: nf, count, out: mfItem });
-      _mulRows(mfUser, nf, mfItem, nf, head, H, count, nf);
+      const k = this.kernels;
+      k.gatherRows(this.#mfUserTable, users, { dim: nf, count, out: mfUser });
+      k.gatherRows(this.#mfItemTable, items, { dim: nf, count, out: mfItem });
+      k.mulRows(mfUser, mfItem, { sx: nf, sy: nf, out: head, so: H, rows: count, cols: nf });
     }
     if (this.#mlp) {
       const half = this.#half;
       const x0 = buf.mlpInput;
-      gatherRows(this.#mlpUserTable, users, { dim: half, count, out: x0, stride: 2 * half });
-      gatherRows(this.#mlpItemTable, items, {
+      this.kernels.gatherRows(this.#mlpUserTable, users, {
+        dim: half,
+        count,
+        out: x0,
+        stride: 2 * half,
+      });
+      this.kernels.gatherRows(this.#mlpItemTable, items, {
         dim: half,
         count,
         out: x0,
@@ -466,38 +492,39 @@ export class NeuMF {
         offset: half,
       });
       const last = this.#denseStack(x0, buf, { from: 0, count });
-      _copyColumns(last, head, { count, width: this.#mlpOut, to: H, at: this.#nf });
+      this.kernels.copyColumns(last, head, { count, width: this.#mlpOut, to: H, at: this.#nf });
     }
     this.#output.forward(head, buf.logits, { count });
   }
 
   /** Forward + backward; leaves the gradients in `parameters.grads`. */
-  #forwardBackward(batch: LabeledBatch): number {
+  #forwardBackward(batch: LabeledBatch, lossFn: PointwiseLoss): number {
     const { users, items, labels, count } = batch;
     this.#checkBatch("train on batch", batch);
     if (this.#buf.capacity < count) this.#buf = this.#allocate(count);
     const buf = this.#buf;
+    const k = this.kernels;
     this.#forward(users, items, count, buf);
-    let loss = sigmoidBinaryCrossEntropy(buf.logits, labels, { count, grad: buf.logitGrad });
+    let loss = lossFn.compute(k, buf.logits, labels, { count, grad: buf.logitGrad });
     const H = this.#headSize;
     this.#output.backward(buf.head, buf.logitGrad, { count, dx: buf.headGrad });
     const dHead = buf.headGrad;
-    const userTouched = this.#userTouched;
-    const itemTouched = this.#itemTouched;
+    const userTouched = this.parameters.touchedRows("user");
+    const itemTouched = this.parameters.touchedRows("item");
     const { mfRegularization, mlpRegularization } = this.config;
 
     if (this.#gmf) {
       const nf = this.#nf;
       const { mfUser, mfItem, mfGrad } = buf;
-      _mulRows(dHead, H, mfItem, nf, mfGrad, nf, count, nf);
-      scatterAddRows(this.#mfUserGrad, users, {
+      k.mulRows(dHead, mfItem, { sx: H, sy: nf, out: mfGrad, so: nf, rows: count, cols: nf });
+      k.scatterAddRows(this.#mfUserGrad, users, {
         dim: nf,
         count,
         src: mfGrad,
         touched: userTouched,
       });
-      _mulRows(dHead, H, mfUser, nf, mfGrad, nf, count, nf);
-      scatterAddRows(this.#mfItemGrad, items, {
+      k.mulRows(dHead, mfUser, { sx: H, sy: nf, out: mfGrad, so: nf, rows: count, cols: nf });
+      k.scatterAddRows(this.#mfItemGrad, items, {
         dim: nf,
         count,
         src: mfGrad,
@@ -505,8 +532,8 @@ export class NeuMF {
       });
       if (mfRegularization > 0) {
         const reg = { dim: nf, count, gradScale: 2 * mfRegularization / count };
-        const sum = l2RowPenalty(this.#mfUserTable, users, { ...reg, grads: this.#mfUserGrad }) +
-          l2RowPenalty(this.#mfItemTable, items, { ...reg, grads: this.#mfItemGrad });
+        const sum = k.l2RowPenalty(this.#mfUserTable, users, { ...reg, grads: this.#mfUserGrad }) +
+          k.l2RowPenalty(this.#mfItemTable, items, { ...reg, grads: this.#mfItemGrad });
         loss += mfRegularization * sum / count;
       }
     }
@@ -516,25 +543,25 @@ export class NeuMF {
       const dense = this.#dense;
       const last = dense.length - 1;
       const top = last >= 0 ? buf.actGrads[last] : buf.mlpInputGrad;
-      _copyColumns(dHead, top, { count, width: this.#mlpOut, from: H, at: this.#nf });
+      k.copyColumns(dHead, top, { count, width: this.#mlpOut, from: H, at: this.#nf });
       for (let l = last; l >= 0; l--) {
         const layer = dense[l];
         const dy = buf.actGrads[l];
-        reluBackward(buf.acts[l], dy, { length: count * layer.outputs });
+        k.reluBackward(buf.acts[l], dy, count * layer.outputs);
         layer.backward(l > 0 ? buf.acts[l - 1] : buf.mlpInput, dy, {
           count,
           dx: l > 0 ? buf.actGrads[l - 1] : buf.mlpInputGrad,
         });
       }
       const dx0 = buf.mlpInputGrad;
-      scatterAddRows(this.#mlpUserGrad, users, {
+      k.scatterAddRows(this.#mlpUserGrad, users, {
         dim: half,
         count,
         src: dx0,
         stride: 2 * half,
         touched: userTouched,
       });
-      scatterAddRows(this.#mlpItemGrad, items, {
+      k.scatterAddRows(this.#mlpItemGrad, items, {
         dim: half,
         count,
         src: dx0,
@@ -544,8 +571,9 @@ export class NeuMF {
       });
       if (mlpRegularization > 0) {
         const reg = { dim: half, count, gradScale: 2 * mlpRegularization / count };
-        const sum = l2RowPenalty(this.#mlpUserTable, users, { ...reg, grads: this.#mlpUserGrad }) +
-          l2RowPenalty(this.#mlpItemTable, items, { ...reg, grads: this.#mlpItemGrad });
+        const sum =
+          k.l2RowPenalty(this.#mlpUserTable, users, { ...reg, grads: this.#mlpUserGrad }) +
+          k.l2RowPenalty(this.#mlpItemTable, items, { ...reg, grads: this.#mlpItemGrad });
         loss += mlpRegularization * sum / count;
       }
     }
@@ -553,14 +581,20 @@ export class NeuMF {
   }
 
   /**
-   * One training step: forward, backward, optimizer update.
-   * @returns The batch's loss before the update (mean BCE plus the L2 term).
+   * One training step: forward, backward, `optimizer.step()`.
+   * @param batch The labelled pairs.
+   * @param options `optimizer` (built on this model's `parameters`); `loss`
+   *   (default sigmoid binary cross-entropy).
+   * @returns The batch's loss before the update (the loss plus the L2 term).
    * @throws {RangeError} on a bad count or an id outside the tables.
    */
-  trainStep(batch: LabeledBatch): number {
+  trainStep(
+    batch: LabeledBatch,
+    options: { optimizer: Stepper; loss?: PointwiseLoss },
+  ): number {
     if (this.#gradsDirty) this.#zeroGrads();
-    const loss = this.#forwardBackward(batch);
-    this.optimizer.step();
+    const loss = this.#forwardBackward(batch, options.loss ?? binaryCrossEntropy);
+    options.optimizer.step();
     this.#version++;
     return loss;
   }
@@ -571,39 +605,41 @@ export class NeuMF {
    * gradients are discarded first). For tests and diagnostics.
    * @returns The batch's loss.
    */
-  computeGradients(batch: LabeledBatch): number {
+  computeGradients(batch: LabeledBatch, options: { loss?: PointwiseLoss } = {}): number {
     this.#zeroGrads();
-    const loss = this.#forwardBackward(batch);
+    const loss = this.#forwardBackward(batch, options.loss ?? binaryCrossEntropy);
     this.#gradsDirty = true;
     return loss;
   }
 
   #zeroGrads(): void {
-    this.parameters.grads.fill(0);
-    this.#userTouched?.clear();
-    this.#itemTouched?.clear();
+    this.parameters.clearGrads();
     this.#gradsDirty = false;
   }
 
   /**
    * The loss of a batch (mean BCE plus the L2 term), forward only.
    */
-  loss(batch: LabeledBatch): number {
+  loss(batch: LabeledBatch, options: { loss?: PointwiseLoss } = {}): number {
     this.#checkBatch("compute the loss", batch);
     const buf = this.#buffersFor(batch.count);
     this.#forward(batch.users, batch.items, batch.count, buf);
-    let loss = sigmoidBinaryCrossEntropy(buf.logits, batch.labels, { count: batch.count });
+    const k = this.kernels;
+    let loss = (options.loss ?? binaryCrossEntropy).compute(k, buf.logits, batch.labels, {
+      count: batch.count,
+    });
     const { users, items, count } = batch;
     const { mfRegularization, mlpRegularization } = this.config;
     if (this.#gmf && mfRegularization > 0) {
       const o = { dim: this.#nf, count };
       loss += mfRegularization / count *
-        (l2RowPenalty(this.#mfUserTable, users, o) + l2RowPenalty(this.#mfItemTable, items, o));
+        (k.l2RowPenalty(this.#mfUserTable, users, o) + k.l2RowPenalty(this.#mfItemTable, items, o));
     }
     if (this.#mlp && mlpRegularization > 0) {
       const o = { dim: this.#half, count };
       loss += mlpRegularization / count *
-        (l2RowPenalty(this.#mlpUserTable, users, o) + l2RowPenalty(this.#mlpItemTable, items, o));
+        (k.l2RowPenalty(this.#mlpUserTable, users, o) +
+          k.l2RowPenalty(this.#mlpItemTable, items, o));
     }
     return loss;
   }
@@ -652,7 +688,7 @@ export class NeuMF {
         this.#itemPart = this.#alloc(numItems * out);
       }
       const half = this.#half;
-      this.backend.sgemm({
+      this.kernels.sgemm({
         transA: false,
         transB: false,
         m: numItems,
@@ -672,10 +708,9 @@ export class NeuMF {
     this.#evalVersion = this.#version;
   }
 
-  /** Fills the joint item rows (when both branches and the arena are there). */
+  /** Fills the joint item rows (when both branches and a dense layer are there). */
   #prepareJoint(): void {
-    const arena = this.#arena;
-    if (arena === null || !this.#gmf || !this.#mlp || this.#dense.length === 0) return;
+    if (!this.#gmf || !this.#mlp || this.#dense.length === 0) return;
     const nf = this.#nf;
     const width = this.config.layers[1];
     const numItems = this.config.numItems;
@@ -684,21 +719,14 @@ export class NeuMF {
       this.#jointItems = this.#alloc(numItems * this.#jointWidth);
     }
     const joint = this.#jointItems;
-    if (!arena.owns(joint, this.#itemPart, this.#mfItemTable)) {
-      this.#jointItems = new Float32Array(0);
-      return;
-    }
-    const k = arena.kernels;
-    const rowBytes = this.#jointWidth * 4;
-    k.copy_rows(this.#mfItemTable.byteOffset, nf * 4, joint.byteOffset, rowBytes, numItems, nf * 4);
-    k.copy_rows(
-      this.#itemPart.byteOffset,
-      width * 4,
-      joint.byteOffset + nf * 4,
-      rowBytes,
-      numItems,
-      width * 4,
-    );
+    const k = this.kernels;
+    k.copyColumns(this.#mfItemTable, joint, { count: numItems, width: nf, to: this.#jointWidth, at: 0 });
+    k.copyColumns(this.#itemPart, joint, {
+      count: numItems,
+      width,
+      to: this.#jointWidth,
+      at: nf,
+    });
   }
 
   /** `bias₀ + user row · W₀[half:, :]`: the user's share of the first MLP layer. */
@@ -708,73 +736,45 @@ export class NeuMF {
     userPart.set(this.#dense[0].params.bias);
     const g = this.#userPartGemm;
     g.a = this.#mlpUserTable.subarray(user * half, (user + 1) * half);
-    this.backend.sgemm(g);
+    this.kernels.sgemm(g);
     return userPart;
   }
 
   /**
    * Scores `count` candidates into `buf.logits` with one read of each
-   * candidate's item row: the output layer's GMF weights are folded into the
-   * user's GMF row (`Σ u_j·v_j·w_j = v · (u ⊙ w)`), the MLP starts from the
-   * cached first-layer shares, and the output layer's MLP weights are applied
-   * to the last activation. The WebAssembly kernel when the arena holds the
-   * joint rows and `idsAt` (the ids' arena address) is given, else the same
-   * float32 arithmetic in TypeScript. False (nothing done) for an MLP without
-   * dense layers.
+   * candidate's item row (the kernel set's `scoreRows`): the output layer's
+   * GMF weights are folded into the user's GMF row
+   * (`Σ u_j·v_j·w_j = v · (u ⊙ w)`), the MLP starts from the cached
+   * first-layer shares, and the output layer's MLP weights are applied to
+   * the last activation. False (nothing done) for an MLP without dense layers.
    */
-  #scoreFused(
-    user: number,
-    items: Int32Array,
-    o: { idsAt: number | null; count: number; buf: _Buffers },
-  ): boolean {
-    const { idsAt, count, buf } = o;
+  #scoreFused(user: number, items: Int32Array, o: { count: number; buf: _Buffers }): boolean {
+    const { count, buf } = o;
     if (this.#mlp && this.#dense.length === 0) return false;
     const nf = this.#nf;
     const kernel = this.#output.params.kernel;
-    const base = this.#output.params.bias[0];
     const uw = this.#userWeights;
     const mfUser = this.#mfUserTable;
     for (let j = 0, u = user * nf; j < nf; j++) uw[j] = mfUser[u + j] * kernel[j];
-    const width = this.#mlp ? this.#dense[0].outputs : 0;
-    const userPart = this.#mlp ? this.#prepareUserPart(user) : uw;
-    const act = this.#mlp ? buf.acts[0] : buf.logits;
-    const arena = this.#arena;
-    const table = !this.#mlp ? this.#mfItemTable : this.#gmf ? this.#jointItems : this.#itemPart;
-    if (idsAt !== null && arena !== null && table.length > 0 && arena.owns(table, uw, act)) {
-      arena.kernels.score_joint(
-        table.byteOffset,
-        idsAt,
-        count,
-        (!this.#mlp ? nf : this.#gmf ? this.#jointWidth : width) * 4,
-        nf * 4,
-        uw.byteOffset,
-        base,
-        buf.logits.byteOffset,
-        width * 4,
-        userPart.byteOffset,
-        act.byteOffset,
-        width * 4,
-      );
-    } else {
-      _scoreRows(items, {
-        count,
-        gmf: this.#mfItemTable,
-        nf,
-        uw,
-        base,
-        logits: buf.logits,
-        mlp: this.#itemPart,
-        width,
-        userPart,
-        act,
-      });
-    }
+    if (this.#mlp) this.#prepareUserPart(user);
+    const sc = this.#score;
+    sc.count = count;
+    sc.base = this.#output.params.bias[0];
+    sc.logits = buf.logits;
+    sc.act = this.#mlp ? buf.acts[0] : buf.logits;
+    const joint = this.#gmf && this.#mlp;
+    sc.gmf = joint ? this.#jointItems : this.#mfItemTable;
+    sc.gmfStride = joint ? this.#jointWidth : Math.max(1, nf);
+    sc.mlp = joint ? this.#jointItems : this.#itemPart;
+    sc.mlpStride = joint ? this.#jointWidth : Math.max(1, sc.width);
+    sc.mlpOffset = joint ? nf : 0;
+    this.kernels.scoreRows(items, sc);
     if (this.#mlp) {
       const g = this.#outputGemm;
       g.m = count;
-      g.a = this.#denseStack(act, buf, { from: 1, count });
+      g.a = this.#denseStack(sc.act, buf, { from: 1, count });
       g.c = buf.logits;
-      this.backend.sgemm(g);
+      this.kernels.sgemm(g);
     }
     return true;
   }
@@ -817,9 +817,7 @@ export class NeuMF {
       this.#evalBuf = this.#allocate(Math.max(count, this.#evalBuf?.capacity ?? 0));
     }
     const buf = this.#evalBuf;
-    const arena = this.#arena;
-    const idsAt = arena !== null ? arena.ids(items, count) : null;
-    if (!this.#scoreFused(user, items, { idsAt, count, buf })) {
+    if (!this.#scoreFused(user, items, { count, buf })) {
       // An MLP without dense layers (layers = [n]) feeds its embeddings
       // straight to the output layer.
       const H = this.#headSize;
@@ -845,66 +843,23 @@ export class NeuMF {
   }
 }
 
-/**
- * The TypeScript twin of the `score_joint` kernel, bit for bit: for each
- * candidate, `logits[c] = base + Σ gmf[item]·uw` summed in four float32
- * lanes, then the lanes' sum, then the tail; and row `c` of `act` =
- * max(mlp[item] + userPart, 0) when `width` > 0.
- */
-function _scoreRows(
-  items: Int32Array,
-  o: {
-    count: number;
-    gmf: Float32Array;
-    nf: number;
-    uw: Float32Array;
-    base: number;
-    logits: Float32Array;
-    mlp: Float32Array;
-    width: number;
-    userPart: Float32Array;
-    act: Float32Array;
-  },
-): void {
-  const { count, gmf, nf, uw, base, logits, mlp, width, userPart, act } = o;
-  const f = Math.fround;
-  const lanes = nf & ~3;
-  for (let c = 0; c < count; c++) {
-    const r = items[c] * nf;
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    let p = 0;
-    for (; p < lanes; p += 4) {
-      s0 = f(s0 + f(gmf[r + p] * uw[p]));
-      s1 = f(s1 + f(gmf[r + p + 1] * uw[p + 1]));
-      s2 = f(s2 + f(gmf[r + p + 2] * uw[p + 2]));
-      s3 = f(s3 + f(gmf[r + p + 3] * uw[p + 3]));
-    }
-    let t = f(f(s0 + s1) + f(s2 + s3));
-    for (; p < nf; p++) t = f(t + f(gmf[r + p] * uw[p]));
-    logits[c] = base + t;
-    const m = items[c] * width;
-    const d = c * width;
-    for (let j = 0; j < width; j++) {
-      const z = f(mlp[m + j] + userPart[j]);
-      act[d + j] = z > 0 ? z : 0;
-    }
-  }
-}
+/** Row groups of the sparse tensors: user tables share one touched-row set, item tables another. */
+const _USER_ROWS = { sparse: true, rowGroup: "user" } as const;
+const _ITEM_ROWS = { sparse: true, rowGroup: "item" } as const;
 
-/** Candidates per user the evaluation buffers are sized for in the arena. */
+/** Candidates per user the evaluation buffers are sized for. */
 const _EVAL_CAPACITY = 1024;
 
 /**
- * An arena for everything a model allocates: values, gradients and both
- * Adam moments, training and evaluation buffers, the evaluation cache and
- * the kernels' scratch (reserved first). Null when WebAssembly SIMD is
- * unavailable or the model would not fit in 4 GiB.
+ * What the model asks of its kernel set's memory: values, gradients and
+ * both Adam moments, training and evaluation buffers, the evaluation cache,
+ * and the kernels' scratch.
  */
-function _makeArena(
+function _memoryPlan(
   specs: ParameterSpec[],
   capacity: number,
   sizes: { perRow: number; firstOut: number; numItems: number; nf: number },
-): WasmArena | null {
+): MemoryPlan {
   let numParams = 0;
   let widest = 1;
   for (const spec of specs) {
@@ -912,85 +867,10 @@ function _makeArena(
     numParams += n;
     if (!spec.sparse) widest = Math.max(widest, n, 2 * spec.shape[spec.shape.length - 1]);
   }
-  const scratch = widest * 4 + 64;
-  const ids = Math.max(capacity, _EVAL_CAPACITY) * 4 + 64;
-  const floats = 4 * numParams + (capacity + _EVAL_CAPACITY) * sizes.perRow +
-    (sizes.numItems + 1) * (2 * sizes.firstOut + sizes.nf) + 64 * 16;
-  const bytes = scratch + ids + 4 * floats + (1 << 20);
-  if (bytes > 2 ** 32) return null;
-  const arena = WasmArena.create({ bytes });
-  arena?.scratch(scratch, 0);
-  arena?.scratch(ids, 1);
-  return arena;
-}
-
-/**
- * `out[r·so + c] = x[r·sx + c] · y[r·sy + c]` for `r < rows`, `c < cols`
- * (the WebAssembly kernel when all three live in one arena; same bits).
- */
-function _mulRows(
-  x: Float32Array,
-  sx: number,
-  y: Float32Array,
-  sy: number,
-  out: Float32Array,
-  so: number,
-  rows: number,
-  cols: number,
-): void {
-  const arena = wasmArenaOf(out);
-  if (arena !== undefined && wasmArenaOf(x) === arena && wasmArenaOf(y) === arena) {
-    arena.kernels.mul_rows(
-      x.byteOffset,
-      sx * 4,
-      y.byteOffset,
-      sy * 4,
-      out.byteOffset,
-      so * 4,
-      rows,
-      cols * 4,
-    );
-    return;
-  }
-  for (let r = 0; r < rows; r++) {
-    const a = r * sx;
-    const b = r * sy;
-    const o = r * so;
-    for (let c = 0; c < cols; c++) out[o + c] = x[a + c] * y[b + c];
-  }
-}
-
-/**
- * Copies a `count × width` block between a packed matrix and columns
- * `[at, at+width)` of a matrix with row stride `to` (or back, with `from`).
- */
-function _copyColumns(
-  src: Float32Array,
-  dst: Float32Array,
-  options: { count: number; width: number; at: number; to?: number; from?: number },
-): void {
-  const { count, width, at } = options;
-  const arena = wasmArenaOf(src);
-  if (arena !== undefined && wasmArenaOf(dst) === arena && count > 0) {
-    const [s, ss, d, sd] = options.to !== undefined
-      ? [src.byteOffset, width * 4, dst.byteOffset + at * 4, options.to * 4]
-      : [src.byteOffset + at * 4, (options.from ?? width) * 4, dst.byteOffset, width * 4];
-    arena.kernels.copy_rows(s, ss, d, sd, count, width * 4);
-    return;
-  }
-  if (options.to !== undefined) {
-    const to = options.to;
-    for (let b = 0; b < count; b++) {
-      const s = b * width;
-      const d = b * to + at;
-      for (let j = 0; j < width; j++) dst[d + j] = src[s + j];
-    }
-  } else {
-    const from = options.from ?? width;
-    for (let b = 0; b < count; b++) {
-      const s = b * from + at;
-      const d = b * width;
-      for (let j = 0; j < width; j++) dst[d + j] = src[s + j];
-    }
-  }
+  return {
+    floats: 4 * numParams + (capacity + _EVAL_CAPACITY) * sizes.perRow +
+      (sizes.numItems + 1) * (2 * sizes.firstOut + sizes.nf) + 64 * 16,
+    scratchBytes: widest * 4 + 64,
+    idsBytes: Math.max(capacity, _EVAL_CAPACITY) * 4 + 64,
+  };
 }

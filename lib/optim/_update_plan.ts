@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { TouchedRows } from "../model/embedding.ts";
-import type { Parameters } from "../model/parameters.ts";
+import type { Parameters } from "../kernels/parameters.ts";
+import type { TouchedRows } from "../kernels/touched_rows.ts";
 
 /** The ranges of one step; built once per optimizer. */
 export interface UpdatePlan {

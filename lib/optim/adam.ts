@@ -19,11 +19,10 @@
  * float32 first. Moments whose magnitude falls below the smallest normal
  * float32 are flushed to zero.
  *
- * When the parameters live in a {@linkcode WasmArena} (see
- * `Parameters`' `allocate` option), the moments are allocated there too and
- * the update runs the WebAssembly SIMD kernel (four elements at a time);
- * the TypeScript loop rounds with `Math.fround` after every operation, so
- * both give the same bits.
+ * The moments are allocated in the parameters' memory and the update is
+ * the kernel set's `adamUpdate` (the WebAssembly SIMD kernel four elements
+ * at a time, or the TypeScript loop, which rounds with `Math.fround` after
+ * every operation: both give the same bits).
  *
  * `Adam` updates every parameter every step (rows a batch did not touch
  * still move, with g = 0). `LazyAdam` updates only the rows of the sparse
@@ -35,10 +34,10 @@
  * @module
  */
 
-import type { TouchedRows } from "../model/embedding.ts";
-import type { Parameters } from "../model/parameters.ts";
+import type { AdamConstants } from "../kernels/kernels.ts";
+import type { Parameters } from "../kernels/parameters.ts";
+import type { Optimizer, OptimizerState } from "./optimizer.ts";
 import { forEachPlannedRange, type UpdatePlan, updatePlan } from "./_update_plan.ts";
-import { type WasmArena, wasmArenaOf, type WasmKernels } from "../kernels/wasm_arena.ts";
 
 /** Hyper-parameters, with the paper's / Keras' defaults. */
 export interface AdamOptions {
@@ -52,86 +51,6 @@ export interface AdamOptions {
   epsilon?: number;
 }
 
-/** The optimizers: Adam, LazyAdam, and plain SGD (`lib/model/sgd.ts`). */
-export type OptimizerKind = "adam" | "lazy_adam" | "sgd";
-
-/** An optimizer's resumable state (copies; safe to serialise). */
-export interface OptimizerState {
-  /** Which optimizer wrote it. */
-  kind: OptimizerKind;
-  /** Steps taken so far (the `t` of Adam's bias correction). */
-  step: number;
-  /** First moments, by parameter name (empty for SGD). */
-  m: Record<string, Float32Array>;
-  /** Second moments, by parameter name (empty for SGD). */
-  v: Record<string, Float32Array>;
-}
-
-/** What the model needs from an optimizer. */
-export interface Optimizer {
-  /** Which optimizer this is. */
-  readonly kind: OptimizerKind;
-  /** Step size; may be changed between steps. */
-  learningRate: number;
-  /** Steps taken so far. */
-  readonly stepCount: number;
-  /** Adam's first-moment decay (absent for SGD). */
-  readonly beta1?: number;
-  /** Adam's second-moment decay (absent for SGD). */
-  readonly beta2?: number;
-  /** Adam's denominator guard (absent for SGD). */
-  readonly epsilon?: number;
-  /** Applies the accumulated gradients, then zeroes them. */
-  step(): void;
-  /** A copy of the state, for checkpoints. */
-  getState(): OptimizerState;
-  /** Restores a state from {@linkcode Optimizer.getState}. */
-  setState(state: OptimizerState): void;
-}
-
-/** Smallest normal float32; moments below it are flushed to zero. */
-const _FLT_MIN = 1.1754943508222875e-38;
-
-/**
- * One Adam update over `[start, end)` of the flat buffers in float32
- * arithmetic (every operation rounded by `Math.fround`, constants already
- * float32); zeroes the gradients.
- */
-function _adamRange(
-  values: Float32Array,
-  grads: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  start: number,
-  end: number,
-  k: _Constants,
-): void {
-  const f = Math.fround;
-  const { b1, b2, c1, c2, lr, eps } = k;
-  for (let i = start; i < end; i++) {
-    const g = grads[i];
-    grads[i] = 0;
-    let mi = f(f(b1 * m[i]) + f(c1 * g));
-    let vi = f(f(b2 * v[i]) + f(f(c2 * g) * g));
-    // Flush float32 subnormals to zero (as TF's CPU kernels do): they hit slow paths.
-    if (mi < _FLT_MIN && mi > -_FLT_MIN) mi = 0;
-    if (vi < _FLT_MIN) vi = 0;
-    m[i] = mi;
-    v[i] = vi;
-    values[i] = values[i] - f(f(lr * mi) / f(f(Math.sqrt(vi)) + eps));
-  }
-}
-
-/** The float32 constants of one step. */
-interface _Constants {
-  b1: number;
-  b2: number;
-  c1: number;
-  c2: number;
-  lr: number;
-  eps: number;
-}
-
 /** State and bookkeeping shared by both optimizers (composition, not inheritance). */
 class _AdamCore {
   learningRate: number;
@@ -142,9 +61,14 @@ class _AdamCore {
   readonly m: Float32Array;
   readonly v: Float32Array;
   t = 0;
-  /** The arena's kernels when values, grads, m and v all live in one arena. */
-  readonly #kernels: WasmKernels | null = null;
-  readonly #k: _Constants = { b1: 0, b2: 0, c1: 0, c2: 0, lr: 0, eps: 0 };
+  readonly #k: AdamConstants = { b1: 0, b2: 0, c1: 0, c2: 0, lr: 0, eps: 0 };
+  readonly #range: {
+    m: Float32Array;
+    v: Float32Array;
+    start: number;
+    end: number;
+    constants: AdamConstants;
+  } = { m: new Float32Array(0), v: new Float32Array(0), start: 0, end: 0, constants: this.#k };
 
   constructor(params: Parameters, options: AdamOptions) {
     this.params = params;
@@ -161,11 +85,10 @@ class _AdamCore {
     if (bad !== undefined) {
       throw new RangeError(`Cannot build Adam: ${bad[0]} = ${bad[1]} is out of range`);
     }
-    const arena: WasmArena | undefined = wasmArenaOf(params.values);
-    const allocate = (n: number) => arena?.alloc(n) ?? new Float32Array(n);
-    this.m = allocate(params.size);
-    this.v = allocate(params.size);
-    if (arena?.owns(params.values, params.grads, this.m, this.v)) this.#kernels = arena.kernels;
+    this.m = params.memory.alloc(params.size);
+    this.v = params.memory.alloc(params.size);
+    this.#range.m = this.m;
+    this.#range.v = this.v;
   }
 
   /** Advances `t` and returns `lr_t` (float64). */
@@ -176,7 +99,7 @@ class _AdamCore {
   }
 
   /** The float32 constants of a step with rate `lrT`. */
-  constants(lrT: number): _Constants {
+  constants(lrT: number): AdamConstants {
     const f = Math.fround;
     const k = this.#k;
     k.b1 = f(this.beta1);
@@ -189,27 +112,12 @@ class _AdamCore {
   }
 
   /** One update of elements `[start, end)` with `constants(lrT)`; zeroes their gradients. */
-  update(start: number, end: number, k: _Constants): void {
-    const { values, grads } = this.params;
-    const kernels = this.#kernels;
-    if (kernels !== null) {
-      const at = start * 4;
-      kernels.adam(
-        values.byteOffset + at,
-        grads.byteOffset + at,
-        this.m.byteOffset + at,
-        this.v.byteOffset + at,
-        end - start,
-        k.b1,
-        k.b2,
-        k.c1,
-        k.c2,
-        k.lr,
-        k.eps,
-      );
-    } else {
-      _adamRange(values, grads, this.m, this.v, start, end, k);
-    }
+  update(start: number, end: number, k: AdamConstants): void {
+    const r = this.#range;
+    r.start = start;
+    r.end = end;
+    r.constants = k;
+    this.params.kernels.adamUpdate(this.params.values, this.params.grads, r);
   }
 
   getState(kind: "adam" | "lazy_adam"): OptimizerState {
@@ -263,7 +171,7 @@ class _AdamCore {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Parameters } from "../model/parameters.ts";
+ * import { Parameters } from "../kernels/parameters.ts";
  * import { Adam } from "./adam.ts";
  * const p = new Parameters([{ name: "w", shape: [1] }]);
  * const adam = new Adam(p, { learningRate: 0.1 });
@@ -342,12 +250,11 @@ export class Adam implements Optimizer {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Parameters } from "../model/parameters.ts";
- * import { TouchedRows } from "../model/embedding.ts";
- * import { LazyAdam } from "./adam.ts";
+ * import { Parameters } from "../kernels/parameters.ts";
+ *  * import { LazyAdam } from "./adam.ts";
  * const p = new Parameters([{ name: "emb", shape: [3, 1], sparse: true }]);
- * const touched = new TouchedRows(3);
- * const opt = new LazyAdam(p, { learningRate: 0.1, touched: new Map([["emb", touched]]) });
+ * const opt = new LazyAdam(p, { learningRate: 0.1 });
+ * const touched = p.touchedRows("emb")!;
  * p.grads[1] = 1;
  * touched.mark(1);
  * opt.step();
@@ -359,22 +266,19 @@ export class LazyAdam implements Optimizer {
   readonly kind = "lazy_adam" as const;
   #core: _AdamCore;
   #plan: UpdatePlan;
-  #k: _Constants | null = null;
+  #k: AdamConstants | null = null;
   #update = (start: number, end: number) => this.#core.update(start, end, this.#k!);
 
   /**
-   * Zeroed moments for every tensor of `params`, bound to the touched-row sets.
+   * Zeroed moments for every tensor of `params`; starts the tensors'
+   * touched-row tracking (see `Parameters.trackTouchedRows`).
    * @param params The tensors to train.
-   * @param options Hyper-parameters, plus `touched`: the touched-row set of
-   *   every sparse tensor, by name.
-   * @throws {RangeError} when a sparse tensor has no set, or a set is too small.
+   * @param options Hyper-parameters; see {@linkcode AdamOptions}.
+   * @throws {RangeError} on an out-of-range hyper-parameter.
    */
-  constructor(
-    params: Parameters,
-    options: AdamOptions & { touched: ReadonlyMap<string, TouchedRows> },
-  ) {
+  constructor(params: Parameters, options: AdamOptions = {}) {
     this.#core = new _AdamCore(params, options);
-    this.#plan = updatePlan(params, options.touched, { who: "LazyAdam" });
+    this.#plan = updatePlan(params, params.trackTouchedRows(), { who: "LazyAdam" });
   }
 
   /** First-moment decay. */

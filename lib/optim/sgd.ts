@@ -13,9 +13,8 @@
  * @module
  */
 
-import type { TouchedRows } from "../model/embedding.ts";
-import type { Parameters } from "../model/parameters.ts";
-import type { Optimizer, OptimizerState } from "./adam.ts";
+import type { Parameters } from "../kernels/parameters.ts";
+import type { Optimizer, OptimizerState } from "./optimizer.ts";
 import { forEachPlannedRange, type UpdatePlan, updatePlan } from "./_update_plan.ts";
 
 /** Options of {@linkcode Sgd}. */
@@ -23,25 +22,10 @@ export interface SgdOptions {
   /** Step size (default 0.001, the paper's). */
   learningRate?: number;
   /**
-   * The touched-row set of every sparse tensor, by name; then only those
-   * rows are visited (default: none, every parameter is visited).
+   * Visit only the rows of the sparse tensors that a batch touched (default
+   * true; false sweeps every parameter). Both give the same bits.
    */
-  touched?: ReadonlyMap<string, TouchedRows>;
-}
-
-/** `θ ← θ − lr·g` over `[start, end)` in float32; zeroes the gradients. */
-function _sgdRange(
-  values: Float32Array,
-  grads: Float32Array,
-  start: number,
-  end: number,
-  lr: number,
-): void {
-  const f = Math.fround;
-  for (let i = start; i < end; i++) {
-    values[i] = values[i] - f(lr * grads[i]);
-    grads[i] = 0;
-  }
+  lazy?: boolean;
 }
 
 /**
@@ -50,7 +34,7 @@ function _sgdRange(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Parameters } from "../model/parameters.ts";
+ * import { Parameters } from "../kernels/parameters.ts";
  * import { Sgd } from "./sgd.ts";
  * const p = new Parameters([{ name: "w", shape: [2] }]);
  * p.values.set([1, 1]);
@@ -69,15 +53,18 @@ export class Sgd implements Optimizer {
   #params: Parameters;
   #plan: UpdatePlan;
   #t = 0;
-  #lr = 0;
-  #update = (start: number, end: number) =>
-    _sgdRange(this.#params.values, this.#params.grads, start, end, this.#lr);
+  #range = { start: 0, end: 0, lr: 0 };
+  #update = (start: number, end: number) => {
+    const r = this.#range;
+    r.start = start;
+    r.end = end;
+    this.#params.kernels.sgdUpdate(this.#params.values, this.#params.grads, r);
+  };
 
   /**
    * @param params The tensors to train (their `grads` are consumed).
    * @param options See {@linkcode SgdOptions}.
-   * @throws {RangeError} on a negative or non-finite learning rate, or a
-   *   `touched` map that misses a sparse tensor or names a dense one.
+   * @throws {RangeError} on a negative or non-finite learning rate.
    */
   constructor(params: Parameters, options: SgdOptions = {}) {
     this.learningRate = options.learningRate ?? 0.001;
@@ -85,9 +72,9 @@ export class Sgd implements Optimizer {
       throw new RangeError(`Cannot build Sgd: learningRate = ${this.learningRate} is out of range`);
     }
     this.#params = params;
-    this.#plan = options.touched === undefined
+    this.#plan = options.lazy === false
       ? { dense: [{ start: 0, end: params.size }], sparse: [], sets: [] }
-      : updatePlan(params, options.touched, { who: "Sgd" });
+      : updatePlan(params, params.trackTouchedRows(), { who: "Sgd" });
   }
 
   /** Steps taken so far. */
@@ -98,7 +85,7 @@ export class Sgd implements Optimizer {
   /** One update (of the touched rows and every dense tensor); zeroes those gradients. */
   step(): void {
     this.#t++;
-    this.#lr = Math.fround(this.learningRate);
+    this.#range.lr = Math.fround(this.learningRate);
     forEachPlannedRange(this.#plan, this.#update);
   }
 

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import { loadModelCheckpoint } from "../train/model_checkpoint.ts";
 import { encodeNpy } from "../io/npy.ts";
+import { buildModel } from "../model/registry.ts";
 
 /**
  * Writes `<out>/<tensor>.npy` for every model tensor, plus `user_ids.csv`
@@ -19,15 +20,15 @@ export async function exportModel(modelDir: string, out: string): Promise<string
   const checkpoint = await loadModelCheckpoint(modelDir);
   await Deno.mkdir(out, { recursive: true });
   const written: string[] = [];
-  const model = checkpoint.meta.model;
-  const shapes = _shapes(model);
-  for (const [name, shape] of Object.entries(shapes)) {
+  // The model's own tensor list (names and shapes), from its registry entry.
+  const model = buildModel(checkpoint.meta.model, { backend: "ts", maxBatchSize: 1 });
+  for (const { name, shape } of model.parameters.entries) {
     const values = checkpoint.data.arrays[`param/${name}`] as Float32Array | undefined;
     if (values === undefined) {
       throw new SyntaxError(`Cannot export ${modelDir}: the checkpoint lacks tensor ${name}`);
     }
     const path = join(out, `${name}.npy`);
-    await writeFileAtomic(path, encodeNpy(values, shape));
+    await writeFileAtomic(path, encodeNpy(values, [...shape]));
     written.push(path);
   }
   for (
@@ -43,28 +44,4 @@ export async function exportModel(modelDir: string, out: string): Promise<string
     written.push(path);
   }
   return written;
-}
-
-function _shapes(
-  m: { kind: string; numUsers: number; numItems: number; numFactors: number; layers: number[] },
-) {
-  const shapes: Record<string, number[]> = {};
-  const half = m.layers[0] / 2;
-  if (m.kind !== "MLP") {
-    shapes.mf_user_embedding = [m.numUsers, m.numFactors];
-    shapes.mf_item_embedding = [m.numItems, m.numFactors];
-  }
-  let head = m.kind === "MLP" ? 0 : m.numFactors;
-  if (m.kind !== "GMF") {
-    shapes.mlp_user_embedding = [m.numUsers, half];
-    shapes.mlp_item_embedding = [m.numItems, half];
-    for (let l = 0; l + 1 < m.layers.length; l++) {
-      shapes[`dense_${l}_kernel`] = [m.layers[l], m.layers[l + 1]];
-      shapes[`dense_${l}_bias`] = [m.layers[l + 1]];
-    }
-    head += m.layers[m.layers.length - 1];
-  }
-  shapes.output_kernel = [head, 1];
-  shapes.output_bias = [1];
-  return shapes;
 }

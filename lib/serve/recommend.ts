@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { Backend } from "../kernels/gemm.ts";
+import type { BackendChoice } from "../flags/specs.ts";
 import { sigmoid } from "../model/loss.ts";
-import { UsageError } from "../errors.ts";
+import { SettingError } from "../errors.ts";
 import { loadModelCheckpoint, modelFromCheckpoint } from "../train/model_checkpoint.ts";
 
 /** One recommended item. */
@@ -25,7 +25,7 @@ export interface Recommendation {
 export async function recommend(
   modelDir: string,
   user: string,
-  options: { k?: number; backend?: Backend } = {},
+  options: { k?: number; backend?: BackendChoice } = {},
 ): Promise<Recommendation[]> {
   const k = options.k ?? 10;
   const checkpoint = await loadModelCheckpoint(modelDir);
@@ -33,7 +33,7 @@ export async function recommend(
   const raw = Number(user);
   const dense = /^[+-]?\d+$/.test(user.trim()) ? userIds.indexOf(raw) : -1;
   if (dense < 0) {
-    throw new UsageError(`Cannot recommend for --user ${user}: no such user in the model's data`);
+    throw new SettingError("user", `Cannot recommend for user ${user}: no such user in the model's data`);
   }
   const model = modelFromCheckpoint(checkpoint, { backend: options.backend });
   const numItems = itemIds.length;

@@ -8,9 +8,10 @@
  */
 
 import type { Dataset } from "../data/types.ts";
-import type { Backend } from "../kernels/gemm.ts";
-import { type ModelKind, NeuMF } from "../model/neumf.ts";
-import type { OptimizerKind, OptimizerState } from "../optim/adam.ts";
+import type { Model, ModelConfig } from "../model/model.ts";
+import { buildModel } from "../model/registry.ts";
+import type { Optimizer, OptimizerState } from "../optim/optimizer.ts";
+import type { OptimizerKind } from "../optim/optimizers.ts";
 import {
   type CheckpointArray,
   type CheckpointData,
@@ -18,6 +19,7 @@ import {
   saveCheckpoint,
 } from "./checkpoint_file.ts";
 import type { FileWriter } from "../io/atomic_write.ts";
+import type { BackendChoice } from "../flags/specs.ts";
 
 /** One evaluation's record (also a line of `--metrics_file`). */
 export interface EvalRecord {
@@ -35,15 +37,8 @@ export interface EvalRecord {
 export interface ModelCheckpointMeta {
   format: "ncf-model";
   version: 1;
-  model: {
-    kind: ModelKind;
-    numUsers: number;
-    numItems: number;
-    numFactors: number;
-    layers: number[];
-    mfRegularization: number;
-    mlpRegularization: number;
-  };
+  /** The model's config (its `kind`, sizes and hyper-parameters), as the registry rebuilds it. */
+  model: ModelConfig & Record<string, unknown>;
   optimizer: {
     kind: OptimizerKind;
     step: number;
@@ -132,11 +127,11 @@ export interface CheckpointDataMaps {
 }
 
 /**
- * Writes `model`'s checkpoint into `dir` atomically.
+ * Writes the checkpoint of `model` and its optimizer into `dir` atomically.
  */
 export async function saveModelCheckpoint(
   dir: string,
-  model: NeuMF,
+  trained: { model: Model; optimizer: Optimizer },
   options: {
     dataset: Dataset;
     run: ModelCheckpointMeta["run"];
@@ -145,7 +140,8 @@ export async function saveModelCheckpoint(
     writer?: FileWriter;
   },
 ): Promise<string> {
-  const { config, optimizer, parameters } = model;
+  const { model, optimizer } = trained;
+  const { config, parameters } = model;
   const state = optimizer.getState();
   const arrays: Record<string, CheckpointArray> = {};
   for (const e of parameters.entries) {
@@ -165,22 +161,14 @@ export async function saveModelCheckpoint(
   const meta: ModelCheckpointMeta = {
     format: "ncf-model",
     version: 1,
-    model: {
-      kind: config.model,
-      numUsers: config.numUsers,
-      numItems: config.numItems,
-      numFactors: config.numFactors,
-      layers: [...config.layers],
-      mfRegularization: config.mfRegularization,
-      mlpRegularization: config.mlpRegularization,
-    },
+    model: JSON.parse(JSON.stringify(config)),
     optimizer: {
       kind: optimizer.kind,
       step: state.step,
       learningRate: optimizer.learningRate,
-      beta1: optimizer.beta1,
-      beta2: optimizer.beta2,
-      epsilon: optimizer.epsilon,
+      ...(optimizer.beta1 === undefined ? {} : { beta1: optimizer.beta1 }),
+      ...(optimizer.beta2 === undefined ? {} : { beta2: optimizer.beta2 }),
+      ...(optimizer.epsilon === undefined ? {} : { epsilon: optimizer.epsilon }),
     },
     run: options.run,
     prngState: [...options.prngState],
@@ -226,62 +214,67 @@ export async function loadModelCheckpoint(dir: string): Promise<LoadedModelCheck
 }
 
 /**
- * Builds the checkpointed model (weights and optimizer state restored).
+ * Builds the checkpointed model with its weights (on the kernel set
+ * `backend` selects; default "auto").
  */
 export function modelFromCheckpoint(
   checkpoint: LoadedModelCheckpoint,
-  options: { backend?: Backend; maxBatchSize?: number } = {},
-): NeuMF {
-  const { meta } = checkpoint;
-  const model = new NeuMF({
-    numUsers: meta.model.numUsers,
-    numItems: meta.model.numItems,
-    model: meta.model.kind,
-    numFactors: meta.model.numFactors,
-    layers: meta.model.layers,
-    mfRegularization: meta.model.mfRegularization,
-    mlpRegularization: meta.model.mlpRegularization,
-    optimizer: meta.optimizer.kind,
-    learningRate: meta.optimizer.learningRate,
-    beta1: meta.optimizer.beta1,
-    beta2: meta.optimizer.beta2,
-    epsilon: meta.optimizer.epsilon,
-    maxBatchSize: options.maxBatchSize,
-    backend: options.backend,
-  });
+  options: { backend?: BackendChoice; blasThreads?: number; maxBatchSize?: number } = {},
+): Model {
+  const model = buildModel(checkpoint.meta.model, options);
   restoreModelState(model, checkpoint);
   return model;
 }
 
+/** The checkpoint tensor `key`, checked to hold `length` float32 values. */
+function _tensor(checkpoint: LoadedModelCheckpoint, key: string, length: number): Float32Array {
+  const a = checkpoint.data.arrays[key];
+  if (!(a instanceof Float32Array) || a.length !== length) {
+    throw new SyntaxError(
+      `Cannot restore the model: checkpoint tensor ${key} is missing or the wrong size`,
+    );
+  }
+  return a;
+}
+
 /**
- * Copies a checkpoint's weights and optimizer state into `model` (same
- * architecture).
+ * Copies a checkpoint's weights into `model` (same architecture) and
+ * refreshes its evaluation caches.
  */
-export function restoreModelState(model: NeuMF, checkpoint: LoadedModelCheckpoint): void {
-  const { meta, data } = checkpoint;
+export function restoreModelState(model: Model, checkpoint: LoadedModelCheckpoint): void {
   const values: Record<string, Float32Array> = {};
-  const state: OptimizerState = {
-    kind: meta.optimizer.kind,
-    step: meta.optimizer.step,
-    m: {},
-    v: {},
-  };
   for (const e of model.parameters.entries) {
-    const get = (key: string) => {
-      const a = data.arrays[key];
-      if (!(a instanceof Float32Array) || a.length !== e.length) {
-        throw new SyntaxError(
-          `Cannot restore the model: checkpoint tensor ${key} is missing or the wrong size`,
-        );
-      }
-      return a;
-    };
-    values[e.name] = get(`param/${e.name}`);
-    if (state.kind === "sgd") continue; // no moments
-    state.m[e.name] = get(`adam_m/${e.name}`);
-    state.v[e.name] = get(`adam_v/${e.name}`);
+    values[e.name] = _tensor(checkpoint, `param/${e.name}`, e.length);
   }
   model.parameters.restore(values);
-  model.optimizer.setState(state);
   model.prepareEval();
+}
+
+/**
+ * Copies a checkpoint's optimizer state (step count and moments) into
+ * `optimizer`, built over `model`'s parameters.
+ */
+export function restoreOptimizerState(
+  optimizer: Optimizer,
+  model: Model,
+  checkpoint: LoadedModelCheckpoint,
+): void {
+  const { meta } = checkpoint;
+  const state: OptimizerState = { kind: meta.optimizer.kind, step: meta.optimizer.step, m: {}, v: {} };
+  if (state.kind !== "sgd") {
+    for (const e of model.parameters.entries) {
+      state.m[e.name] = _tensor(checkpoint, `adam_m/${e.name}`, e.length);
+      state.v[e.name] = _tensor(checkpoint, `adam_v/${e.name}`, e.length);
+    }
+  }
+  optimizer.setState(state);
+}
+
+/** The tensors of a checkpoint's model, by name (for models built from trained parts). */
+export function checkpointTensors(checkpoint: LoadedModelCheckpoint): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const [key, a] of Object.entries(checkpoint.data.arrays)) {
+    if (key.startsWith("param/") && a instanceof Float32Array) out[key.slice(6)] = a;
+  }
+  return out;
 }

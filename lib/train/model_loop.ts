@@ -8,7 +8,8 @@
 
 import type { Dataset } from "../data/types.ts";
 import { evaluateRanking, type EvaluationResult } from "../eval/evaluate.ts";
-import type { LabeledBatch, NeuMF } from "../model/neumf.ts";
+import type { LabeledBatch, Model } from "../model/model.ts";
+import type { Optimizer } from "../optim/optimizer.ts";
 import type { Batch, TrainingCycle } from "../pipeline/data_pipeline.ts";
 import { type FileWriter, writeFileAtomic } from "../io/atomic_write.ts";
 import {
@@ -21,11 +22,13 @@ import { join } from "node:path";
 
 /** The subfolder of `--model_dir` that `--keep_best` keeps the best checkpoint in. */
 export const BEST_DIR = "best";
-import type { TrainingLoop } from "./trainer.ts";
+import type { TrainingLoop } from "./training_loop.ts";
 
 /** Options of {@linkcode ModelLoop}. */
 export interface ModelLoopOptions {
-  model: NeuMF;
+  model: Model;
+  /** The optimizer over the model's parameters. */
+  optimizer: Optimizer;
   dataset: Dataset;
   /** Everything the checkpoint records about the run, but progress. */
   run: Omit<ModelCheckpointMeta["run"], "cyclesDone" | "epochsDone" | "finished">;
@@ -50,7 +53,7 @@ export interface ModelLoopOptions {
    * Evaluates the model (default: `evaluateRanking` on this thread; the
    * trainer passes an evaluation worker pool's).
    */
-  evaluate?: (model: NeuMF) => Promise<EvaluationResult>;
+  evaluate?: (model: Model) => Promise<EvaluationResult>;
   /** Told when evaluation and the checkpoint write begin (fault tests trace it). */
   onPhase?: (phase: "evaluate" | "checkpoint") => void;
 }
@@ -73,8 +76,11 @@ export class ModelLoop implements TrainingLoop {
     count: 0,
   };
 
+  #step: { optimizer: Optimizer };
+
   constructor(options: ModelLoopOptions) {
     this.#options = options;
+    this.#step = { optimizer: options.optimizer };
     this.history = [...(options.history ?? [])];
   }
 
@@ -86,7 +92,7 @@ export class ModelLoop implements TrainingLoop {
     b.labels = batch.labels;
     b.count = batch.size;
     const t0 = performance.now();
-    const loss = this.#options.model.trainStep(b);
+    const loss = this.#options.model.trainStep(b, this.#step);
     this.#trainSeconds += (performance.now() - t0) / 1000;
     this.#lossSum += loss * batch.size;
     this.#examples += batch.size;
@@ -144,9 +150,9 @@ export class ModelLoop implements TrainingLoop {
         history: this.history,
         writer: o.writer,
       };
-      await saveModelCheckpoint(o.modelDir, o.model, checkpoint);
+      await saveModelCheckpoint(o.modelDir, o, checkpoint);
       if (o.keepBest === true && improved) {
-        await saveModelCheckpoint(join(o.modelDir, BEST_DIR), o.model, checkpoint);
+        await saveModelCheckpoint(join(o.modelDir, BEST_DIR), o, checkpoint);
       }
     }
     if (stop) {

@@ -6,17 +6,17 @@
  * @module
  */
 
-import { join } from "node:path";
 import type { TrainerFlags } from "../flags/specs.ts";
 import { defaultEvalWorkers, defaultNumWorkers } from "../flags/specs.ts";
 import { UsageError } from "../errors.ts";
-import { drawSeed, loadDatasetFromFlags } from "../data/load_from_flags.ts";
+import { drawSeed, loadDatasetFromFlags } from "./load_data.ts";
 import type { Dataset } from "../data/types.ts";
 import { evaluateRanking } from "../eval/evaluate.ts";
 import { type EvalWorkerPool, startEvalWorkers } from "../eval/eval_workers.ts";
 import { popularityScorer } from "../eval/popularity.ts";
-import { NeuMF } from "../model/neumf.ts";
-import { selectBackend } from "../kernels/select_kernels.ts";
+import type { Model } from "../model/model.ts";
+import { buildModel, modelConfig } from "../model/registry.ts";
+import { buildOptimizer } from "../optim/optimizers.ts";
 import { Prng } from "../random/prng.ts";
 import {
   type Batch,
@@ -31,21 +31,14 @@ import {
   type LoadedModelCheckpoint,
   loadModelCheckpoint,
   restoreModelState,
+  restoreOptimizerState,
 } from "./model_checkpoint.ts";
-import { BEST_DIR, ModelLoop } from "./model_loop.ts";
-import { CHECKPOINT_FILE } from "./checkpoint_file.ts";
-import { applyPretraining } from "./pretrain.ts";
+import { ModelLoop } from "./model_loop.ts";
+import type { TrainingLoop } from "./training_loop.ts";
+import { applyPretraining, loadPretrained } from "./pretrain.ts";
 
 /** Stream of the model's initial weights. */
 export const MODEL_INIT_STREAM = 0x4d4f444c;
-
-/** What the training loop does with the data; the model plugs in here. */
-export interface TrainingLoop {
-  /** Called once per batch, in order. */
-  trainBatch(batch: Batch): void;
-  /** Called after each cycle; returning true stops the run early. */
-  endCycle?(cycle: TrainingCycle): boolean | void | Promise<boolean | void>;
-}
 
 /** Progress within a cycle, for a terminal progress bar. */
 export interface TrainingProgress {
@@ -139,7 +132,7 @@ export async function runTrainer(
   let modelLoop: ModelLoop | undefined;
   let baseline: { hr: number; ndcg: number } | undefined;
   let backendName: string | undefined;
-  let model: NeuMF | undefined;
+  let model: Model | undefined;
   let evalPool: EvalWorkerPool | null = null;
   if (options.makeLoop !== undefined) {
     loop = options.makeLoop(dataset, seed);
@@ -151,35 +144,28 @@ export async function runTrainer(
         popularity.ndcg.toFixed(4)
       }`,
     );
-    const { backend, description } = selectBackend(flags.backend, {
-      blasThreads: flags.blas_threads,
-    });
-    backendName = description;
     const prng = new Prng(seed, MODEL_INIT_STREAM);
-    model = new NeuMF({
-      numUsers: dataset.numUsers,
-      numItems: dataset.numItems,
-      model: flags.model,
-      numFactors: flags.num_factors,
-      layers: flags.layers,
-      mfRegularization: flags.mf_regularization,
-      mlpRegularization: flags.mlp_regularization,
-      optimizer: flags.optimizer,
+    model = buildModel(
+      modelConfig(flags.model, {
+        numUsers: dataset.numUsers,
+        numItems: dataset.numItems,
+        numFactors: flags.num_factors,
+        layers: flags.layers,
+        mfRegularization: flags.mf_regularization,
+        mlpRegularization: flags.mlp_regularization,
+      }),
+      { backend: flags.backend, blasThreads: flags.blas_threads, maxBatchSize: flags.batch_size, prng },
+    );
+    const optimizer = buildOptimizer(flags.optimizer, model.parameters, {
       learningRate: flags.learning_rate,
       beta1: flags.beta1,
       beta2: flags.beta2,
       epsilon: flags.epsilon,
-      maxBatchSize: flags.batch_size,
-      prng,
-      backend,
     });
-    print(
-      `model ${flags.model}: ${flags.num_factors} factors, layers ${flags.layers.join(",")}, ` +
-        `${
-          model.parameters.values.length.toLocaleString("en-US")
-        } parameters, ${flags.optimizer}, ` +
-        `backend ${description}`,
-    );
+    const backend = model.kernels;
+    const description = backend.description;
+    backendName = description;
+    print(`model ${model.describe()}, ${flags.optimizer}, backend ${description}`);
     const fingerprint = dataFingerprint(dataset);
     if (resumed !== undefined) {
       _checkResumable(resumed, flags, fingerprint);
@@ -196,17 +182,15 @@ export async function runTrainer(
         );
       }
       restoreModelState(model, resumed);
+      restoreOptimizerState(optimizer, model, resumed);
       startCycle = resumed.meta.run.cyclesDone;
       print(
         `resumed from ${flags.model_dir} after epoch ${resumed.meta.run.epochsDone} (cycle ${startCycle})`,
       );
     } else if (flags.pretrain_gmf !== undefined) {
-      const gmf = await _loadPretrained(flags.pretrain_gmf);
-      const mlp = await _loadPretrained(flags.pretrain_mlp!);
-      applyPretraining(model, { gmf: gmf.checkpoint, mlp: mlp.checkpoint, alpha: flags.alpha }, {
-        gmfDir: flags.pretrain_gmf,
-        mlpDir: flags.pretrain_mlp,
-      });
+      const gmf = await loadPretrained(flags.pretrain_gmf);
+      const mlp = await loadPretrained(flags.pretrain_mlp!);
+      applyPretraining(model, [gmf, mlp], { alpha: flags.alpha });
       print(
         `pretrained from ${gmf.description} (GMF) and ${mlp.description} (MLP), alpha ${flags.alpha}`,
       );
@@ -220,6 +204,7 @@ export async function runTrainer(
     }
     modelLoop = new ModelLoop({
       model,
+      optimizer,
       dataset,
       run: {
         seed,
@@ -386,7 +371,7 @@ function _checkResumable(
   };
   compare("model", meta.model.kind, flags.model);
   compare("num_factors", meta.model.numFactors, flags.num_factors);
-  compare("layers", meta.model.layers.join(","), flags.layers.join(","));
+  compare("layers", (meta.model.layers as number[]).join(","), flags.layers.join(","));
   compare("optimizer", meta.optimizer.kind, flags.optimizer);
   compare("epochs_between_evals", meta.run.epochsBetweenEvals, flags.epochs_between_evals);
   compare("batch_size", meta.run.batchSize, flags.batch_size);
@@ -398,29 +383,6 @@ function _checkResumable(
   if (mismatches.length > 0) {
     throw new UsageError(`Cannot resume from ${flags.model_dir}: ${mismatches.join("; ")}`);
   }
-}
-
-/**
- * The checkpoint a `--pretrain_*` folder offers: its `best` one (kept by
- * `--keep_best`, as the paper's code keeps the best epoch's weights) when
- * there is one, else the last.
- */
-async function _loadPretrained(
-  dir: string,
-): Promise<{ checkpoint: LoadedModelCheckpoint; description: string }> {
-  const best = join(dir, BEST_DIR);
-  let hasBest = false;
-  try {
-    hasBest = (await Deno.stat(join(best, CHECKPOINT_FILE))).isFile;
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  const checkpoint = await loadModelCheckpoint(hasBest ? best : dir);
-  const epoch = checkpoint.meta.run.epochsDone;
-  return {
-    checkpoint,
-    description: `${dir} (${hasBest ? "best" : "last"} epoch, ${epoch})`,
-  };
 }
 
 function _maxEvalNegatives(dataset: Dataset): number {

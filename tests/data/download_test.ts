@@ -2,12 +2,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { zipSync } from "fflate";
-import {
-  downloadDataset,
-  formatProgress,
-  type MovieLensName,
-  parseMd5File,
-} from "../../lib/data/download.ts";
+import { SettingError } from "../../lib/errors.ts";
+import { downloadDataset, formatProgress, parseMd5File } from "../../lib/data/download.ts";
+import type { MovieLensName } from "../../lib/data/movielens.ts";
 
 const encoder = new TextEncoder();
 const U_DATA = encoder.encode(
@@ -350,13 +347,16 @@ Deno.test("downloadDataset() rethrows the abort reason and removes its temporary
   }
 });
 
-Deno.test("downloadDataset() rejects an unknown data set name", async () => {
+Deno.test("downloadDataset() rejects an unknown data set name as a dataset setting", async () => {
   await _withTempDir(async (dir) => {
-    await _rejectsWith(
+    const error = await _rejectsWith(
       downloadDataset("ml-10m" as MovieLensName, dir, { fetch: () => Promise.reject(new Error()) }),
-      RangeError,
-      "ml-10m",
+      SettingError,
+      'Cannot download data set "ml-10m": unknown',
+      "ml-latest-small",
     );
+    assert.equal((error as SettingError).setting, "dataset");
+    assert.ok(!error.message.includes("--"), error.message);
   });
 });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../../lib/errors.ts";
+import { SettingError } from "../../lib/errors.ts";
+import { MOVIELENS_DATASETS } from "../../lib/data/movielens.ts";
 import {
   DATASET_NAMES,
   datasetFilePath,
@@ -41,6 +42,10 @@ Deno.test("datasetFilePath() lists <dir>/<name>/<file> then <dir>/<file>", async
   for (const [name, dir, paths] of cases) {
     await t.step(`${name} in '${dir}'`, () => assert.deepEqual(datasetFilePath(name, dir), paths));
   }
+});
+
+Deno.test("DATASET_NAMES lists synthetic, the MovieLens sets, csv and ncf", () => {
+  assert.deepEqual(DATASET_NAMES, ["synthetic", ...MOVIELENS_DATASETS, "csv", "ncf"]);
   assert.deepEqual([...DATASET_NAMES].sort(), [
     "csv",
     "ml-100k",
@@ -163,12 +168,32 @@ Deno.test("loadDataset() names both paths tried when a MovieLens file is missing
   }
 });
 
-Deno.test("loadDataset() reports usage errors naming the flag", async (t) => {
-  const cases: [string, Parameters<typeof loadDataset>[0], string][] = [
-    ["csv without a file", { dataset: "csv", seed: 1 }, "--ratings_file"],
-    ["ncf without a prefix", { dataset: "ncf", seed: 1 }, "--ratings_file"],
-    ["MovieLens without a folder", { dataset: "ml-100k", seed: 1 }, "--data_dir"],
-    ["an unknown data set", { dataset: "ml-5m" as "ml-1m", seed: 1 }, "--dataset ml-5m"],
+Deno.test("loadDataset() names the setting at fault, never a flag", async (t) => {
+  const cases: [string, Parameters<typeof loadDataset>[0], string, string][] = [
+    [
+      "csv without a file",
+      { dataset: "csv", seed: 1 },
+      "ratings_file",
+      "Cannot load the csv data set: the ratings file is not set",
+    ],
+    [
+      "ncf without a prefix",
+      { dataset: "ncf", seed: 1, ratingsFile: "" },
+      "ratings_file",
+      "Cannot load the ncf data set: the split's file prefix is not set",
+    ],
+    [
+      "MovieLens without a folder",
+      { dataset: "ml-100k", seed: 1 },
+      "data_dir",
+      "Cannot load the ml-100k data set: the data folder is not set",
+    ],
+    [
+      "an unknown data set",
+      { dataset: "ml-5m" as "ml-1m", seed: 1 },
+      "dataset",
+      `Cannot load data set "ml-5m": unknown (expected one of ${DATASET_NAMES.join(", ")})`,
+    ],
     [
       "too many evaluation negatives",
       {
@@ -178,14 +203,17 @@ Deno.test("loadDataset() reports usage errors naming the flag", async (t) => {
         syntheticItems: 100,
         numEvalNegatives: 99,
       },
-      "--num_eval_negatives 99",
+      "num_eval_negatives",
+      "Cannot draw 99 evaluation negatives per user: the data set has only 100 items, so at most 98",
     ],
   ];
-  for (const [name, options, flag] of cases) {
+  for (const [name, options, setting, message] of cases) {
     await t.step(name, async () => {
       await assert.rejects(() => loadDataset(options), (e: unknown) => {
-        assert.ok(e instanceof UsageError, `${e}`);
-        assert.ok(e.message.startsWith("Cannot ") && e.message.includes(flag), e.message);
+        assert.ok(e instanceof SettingError, `${e}`);
+        assert.equal(e.setting, setting);
+        assert.equal(e.message, message);
+        assert.ok(!e.message.includes("--"), e.message);
         return true;
       });
     });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "../../lib/errors.ts";
+import { SettingError } from "../../lib/errors.ts";
 import { preprocess } from "../../lib/data/preprocess.ts";
 import type { Dataset, RawInteractions } from "../../lib/data/types.ts";
 
@@ -154,10 +154,11 @@ Deno.test("preprocess() refuses more evaluation negatives than any user could ge
   const rows = [[1, 1, 1], [1, 2, 2], [2, 3, 1], [2, 4, 2], [2, 5, 3]];
   assert.equal(preprocess(raw(rows), { ...opts, numEvalNegatives: 3 }).numItems, 5);
   assert.throws(() => preprocess(raw(rows), { ...opts, numEvalNegatives: 4 }), (e: unknown) => {
-    assert.ok(e instanceof UsageError);
+    assert.ok(e instanceof SettingError);
+    assert.equal(e.setting, "num_eval_negatives");
     assert.equal(
       e.message,
-      "Cannot use --num_eval_negatives 4: the data set has only 5 items, so at most 3 negatives per user",
+      "Cannot draw 4 evaluation negatives per user: the data set has only 5 items, so at most 3",
     );
     return true;
   });

@@ -8,6 +8,7 @@
 
 import { join } from "node:path";
 import { Prng } from "../../lib/random/prng.ts";
+import { CHECKPOINT_FILE } from "../../lib/train/checkpoint_file.ts";
 import { loadModelCheckpoint } from "../../lib/train/model_checkpoint.ts";
 import { CLI, CONFIG, listDir, processAlive, startCli, waitForExit } from "../cli/_process.ts";
 
@@ -169,7 +170,13 @@ function trainerKill(moment: Moment): Fault {
         [seconds < EXIT_BOUND, `generator took ${seconds.toFixed(1)} s to exit`],
         [runFolders(cache).length === 0, "orphaned run folder left"],
       ];
-      if (moment === "checkpoint" || listDir(model).length > 0) {
+      // A checkpoint is published (renamed into place) after its `trace checkpoint` and before
+      // the next phase's trace; a kill before that leaves at most the write's temp file.
+      const traces = p.stderr.filter((l) => l.startsWith("trace "));
+      const first = traces.indexOf("trace checkpoint");
+      const published = first >= 0 && first < traces.length - 1;
+      const files = listDir(model);
+      if (moment === "checkpoint" || published || files.includes(CHECKPOINT_FILE)) {
         // Never a torn checkpoint: the previous or the new one loads, and --resume runs on.
         let loaded = false;
         try {
@@ -192,6 +199,13 @@ function trainerKill(moment: Moment): Fault {
             `--resume exited ${s.code}: ${r.stderr.join(" ").slice(0, 300)}`,
           ]);
         }
+      } else {
+        // Killed before the first checkpoint was published: there is none to load (the next
+        // run's write removes the temp file).
+        checks.push([
+          files.every((n) => n.startsWith(`.${CHECKPOINT_FILE}.`) && n.endsWith(".tmp")),
+          `no checkpoint published yet, but the model folder holds ${files.join(", ")}`,
+        ]);
       }
       return result(checks, seconds);
     },

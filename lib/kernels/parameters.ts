@@ -3,9 +3,17 @@
  * `Float32Array` (and all gradients in another) so a dense optimizer can
  * sweep every parameter in one tight loop; each named tensor is a view into
  * those buffers, so optimizers and checkpoints can also iterate by name.
+ * The buffers come from the kernel set's memory, and the set travels with
+ * them, so an optimizer built on the tensors runs the same kernels as the
+ * model. Sparse (embedding) tensors can record the rows a batch touched,
+ * for optimizers that update only those.
  *
  * @module
  */
+
+import type { Kernels, TensorMemory } from "./kernels.ts";
+import { tsKernels } from "./ts_kernels.ts";
+import { TouchedRows } from "./touched_rows.ts";
 
 /** Declares one named tensor. */
 export interface ParameterSpec {
@@ -19,6 +27,11 @@ export interface ParameterSpec {
    * optimizers update only those rows. Default false.
    */
   sparse?: boolean;
+  /**
+   * Sparse tensors looked up with the same ids share one touched-row set:
+   * name that group (e.g. "user", "item"; default the tensor's name).
+   */
+  rowGroup?: string;
 }
 
 /** One named tensor: its views into the flat buffers and its layout. */
@@ -29,6 +42,8 @@ export interface ParameterEntry {
   readonly shape: readonly number[];
   /** Whether this is a row-sparse embedding table. */
   readonly sparse: boolean;
+  /** The touched-row group of a sparse tensor (its name unless the spec named one). */
+  readonly rowGroup: string;
   /** Offset of the tensor in the flat buffers. */
   readonly offset: number;
   /** Number of elements. */
@@ -69,21 +84,28 @@ export class Parameters {
   readonly grads: Float32Array;
   /** The tensors in declaration order. */
   readonly entries: readonly ParameterEntry[];
+  /** The kernel set that runs on these tensors (optimizers use it too). */
+  readonly kernels: Kernels;
+  /** Where the buffers came from (optimizers allocate their state there). */
+  readonly memory: TensorMemory;
   #byName = new Map<string, ParameterEntry>();
+  #touched: Map<string, TouchedRows> | null = null;
 
   /**
    * Allocates zeroed values and gradients for `specs`.
    * @param specs The tensors, in the order they are laid out (and
    *   initialised, by the caller).
-   * @param options `allocate`: makes the zeroed flat buffers (default
-   *   `new Float32Array(length)`; e.g. a `WasmArena`'s `alloc`, so
-   *   the WebAssembly kernels can work on them).
+   * @param options `kernels` (default the TypeScript set) and `memory`
+   *   (default plain arrays): where the zeroed flat buffers come from (e.g.
+   *   a WebAssembly arena, so that set's kernels work on them in place).
    * @throws {RangeError} on a duplicate name or a bad shape.
    */
   constructor(
     specs: readonly ParameterSpec[],
-    options: { allocate?: (length: number) => Float32Array } = {},
+    options: { kernels?: Kernels; memory?: TensorMemory } = {},
   ) {
+    this.kernels = options.kernels ?? tsKernels;
+    this.memory = options.memory ?? { alloc: (length: number) => new Float32Array(length) };
     let total = 0;
     const layout: { spec: ParameterSpec; offset: number; length: number }[] = [];
     for (const spec of specs) {
@@ -102,12 +124,11 @@ export class Parameters {
       layout.push({ spec, offset: total, length });
       total += length;
     }
-    const allocate = options.allocate ?? ((length: number) => new Float32Array(length));
-    this.values = allocate(total);
-    this.grads = allocate(total);
+    this.values = this.memory.alloc(total);
+    this.grads = this.memory.alloc(total);
     if (this.values.length !== total || this.grads.length !== total) {
       throw new RangeError(
-        `Cannot allocate parameters: allocate(${total}) returned a wrong length`,
+        `Cannot allocate parameters: alloc(${total}) returned a wrong length`,
       );
     }
     const entries: ParameterEntry[] = [];
@@ -117,6 +138,7 @@ export class Parameters {
         name: spec.name,
         shape: [...spec.shape],
         sparse: spec.sparse ?? false,
+        rowGroup: spec.rowGroup ?? spec.name,
         offset,
         length,
         rows,
@@ -128,6 +150,36 @@ export class Parameters {
       this.#byName.set(spec.name, entry);
     }
     this.entries = entries;
+  }
+
+  /**
+   * Starts recording, for each sparse tensor, the rows its gradient
+   * touches (one set per row group; idempotent).
+   * @returns Every sparse tensor's set, by tensor name.
+   */
+  trackTouchedRows(): ReadonlyMap<string, TouchedRows> {
+    if (this.#touched === null) {
+      this.#touched = new Map();
+      for (const e of this.entries) {
+        if (e.sparse && !this.#touched.has(e.rowGroup)) {
+          this.#touched.set(e.rowGroup, new TouchedRows(e.rows));
+        }
+      }
+    }
+    const byName = new Map<string, TouchedRows>();
+    for (const e of this.entries) if (e.sparse) byName.set(e.name, this.#touched.get(e.rowGroup)!);
+    return byName;
+  }
+
+  /** The touched-row set of a row group, or null when rows are not tracked. */
+  touchedRows(rowGroup: string): TouchedRows | null {
+    return this.#touched?.get(rowGroup) ?? null;
+  }
+
+  /** Zeroes every gradient and forgets every touched row. */
+  clearGrads(): void {
+    this.grads.fill(0);
+    if (this.#touched !== null) for (const set of this.#touched.values()) set.clear();
   }
 
   /** Total number of scalar parameters. */

@@ -5,9 +5,10 @@
  * @module
  */
 
+import { downloadDataset } from "../data/download.ts";
+import { datasetFilePath, loadDataset, type LoadedDataset } from "../data/load_dataset.ts";
+import { isMovieLens } from "../data/movielens.ts";
 import type { DataFlags } from "../flags/specs.ts";
-import { datasetFilePath, loadDataset, type LoadedDataset } from "./load_dataset.ts";
-import { downloadDataset, MOVIELENS_RATINGS_FILES, type MovieLensName } from "./download.ts";
 
 /** Options of {@linkcode loadDatasetFromFlags}. */
 export interface LoadFromFlagsOptions {
@@ -26,7 +27,7 @@ export interface LoadFromFlagsOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { loadDatasetFromFlags } from "./load_from_flags.ts";
+ * import { loadDatasetFromFlags } from "./load_data.ts";
  * import { parseFlags } from "../flags/flags.ts";
  * import { DATA_FLAGS } from "../flags/specs.ts";
  * const flags = parseFlags(["--synthetic_users=40", "--synthetic_items=300", "--num_eval_negatives=50"], DATA_FLAGS).values;
@@ -39,11 +40,11 @@ export async function loadDatasetFromFlags(
   options: LoadFromFlagsOptions,
 ): Promise<LoadedDataset> {
   const name = flags.dataset;
-  if (flags.download_if_missing && Object.hasOwn(MOVIELENS_RATINGS_FILES, name)) {
+  if (flags.download_if_missing && isMovieLens(name)) {
     const candidates = datasetFilePath(name, flags.data_dir);
     if (!(await Promise.all(candidates.map(_exists))).some((x) => x)) {
       await Deno.mkdir(flags.data_dir, { recursive: true });
-      await downloadDataset(name as MovieLensName, flags.data_dir, {
+      await downloadDataset(name, flags.data_dir, {
         baseUrl: flags.download_url,
         onProgress: options.onProgress,
         signal: options.signal,
@@ -81,7 +82,7 @@ async function _exists(path: string): Promise<boolean> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { drawSeed } from "./load_from_flags.ts";
+ * import { drawSeed } from "./load_data.ts";
  * const seed = drawSeed();
  * assert.ok(Number.isInteger(seed) && seed >= 0);
  * ```

@@ -1,0 +1,101 @@
+/**
+ * The `Model` interface: what the trainer, evaluation, checkpoints, export,
+ * recommend and (later) serving know of a model. A model is built by the
+ * registry (`registry.ts`) from a serialisable config and a kernel set;
+ * nothing outside `lib/model/` names a concrete model.
+ *
+ * @module
+ */
+
+import type { Kernels } from "../kernels/kernels.ts";
+import type { Parameters } from "../kernels/parameters.ts";
+import type { BackendChoice } from "../kernels/select_kernels.ts";
+import type { PointwiseLoss } from "./loss.ts";
+
+/** User–item pairs: the first `count` entries of each array. */
+export interface Batch {
+  /** User ids. */
+  users: Int32Array;
+  /** Item ids. */
+  items: Int32Array;
+  /** Number of pairs. */
+  count: number;
+}
+
+/** A batch with labels (1 positive, 0 negative; floats in [0, 1] allowed). */
+export interface LabeledBatch extends Batch {
+  /** Label of each pair. */
+  labels: Int8Array | Float32Array;
+}
+
+/**
+ * A model's serialisable configuration: everything that, with a kernel set
+ * and a PRNG, rebuilds it (checkpoints store it as JSON). Each model adds
+ * its own fields.
+ */
+export interface ModelConfig {
+  /** The registry name (`--model`). */
+  readonly kind: string;
+  /** Number of users (ids 0..numUsers-1). */
+  readonly numUsers: number;
+  /** Number of items (ids 0..numItems-1). */
+  readonly numItems: number;
+}
+
+/** What an evaluation worker needs to rebuild a model (weights come separately). */
+export interface ModelSpec {
+  /** The model's config. */
+  config: ModelConfig;
+  /** The `--backend` of the kernel set. */
+  backend: BackendChoice;
+  /** OpenBLAS threads of the blas set. */
+  blasThreads: number;
+}
+
+/** What a training step needs of an optimizer (built outside the model, in lib/optim). */
+export interface Stepper {
+  /** Applies the accumulated gradients, then zeroes them. */
+  step(): void;
+}
+
+/** A trained model's tensors of one checkpoint, for models built from others. */
+export interface PretrainedPart {
+  /** The part's config. */
+  config: ModelConfig;
+  /** Its tensors, by name. */
+  tensors: Readonly<Record<string, Float32Array>>;
+}
+
+/** A recommender model. */
+export interface Model {
+  /** The serialisable configuration. */
+  readonly config: ModelConfig;
+  /** Every trainable tensor, by name, with shapes. */
+  readonly parameters: Parameters;
+  /** The kernel set the model (and its optimizer) runs. */
+  readonly kernels: Kernels;
+  /** One line for logs: sizes and parameter count. */
+  describe(): string;
+  /**
+   * One training step: forward, backward (the gradient of `loss`, default
+   * sigmoid cross-entropy), then `optimizer.step()`.
+   * @returns The batch's loss before the update.
+   */
+  trainStep(batch: LabeledBatch, options: { optimizer: Stepper; loss?: PointwiseLoss }): number;
+  /** Forward and backward without an update; the gradient stays in `parameters.grads`. */
+  computeGradients(batch: LabeledBatch, options?: { loss?: PointwiseLoss }): number;
+  /** The loss of a batch, forward only. */
+  loss(batch: LabeledBatch, options?: { loss?: PointwiseLoss }): number;
+  /** Logits of each pair into `out[0..count)`. */
+  predict(batch: Batch, out: Float32Array): void;
+  /** Refreshes the evaluation caches after weights changed outside `trainStep`. */
+  prepareEval(): void;
+  /** Logits of one user against `items[0..count)` into `out` (the fast evaluation path). */
+  scoreUserItems(user: number, items: Int32Array, options: { out: Float32Array; count?: number }): void;
+  /**
+   * Sets the weights from trained parts (NeuMF from a GMF and an MLP, the
+   * paper's pretraining); absent when the model has no such recipe.
+   * @throws {RangeError} naming the part that does not fit.
+   */
+  initFromParts?(parts: readonly PretrainedPart[], options: { alpha: number }): void;
+}

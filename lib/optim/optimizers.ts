@@ -1,0 +1,66 @@
+/**
+ * The optimizers by `--optimizer` name, and the one function that builds
+ * one from its hyper-parameters: the list the flags offer is this table's.
+ *
+ * @module
+ */
+
+import type { Parameters } from "../kernels/parameters.ts";
+import { Adam, LazyAdam } from "./adam.ts";
+import type { Optimizer } from "./optimizer.ts";
+import { Sgd } from "./sgd.ts";
+
+/** `--optimizer` names, in the order help lists them. */
+export const OPTIMIZERS = ["adam", "lazy_adam", "sgd"] as const;
+
+/** One of {@linkcode OPTIMIZERS}. */
+export type OptimizerKind = typeof OPTIMIZERS[number];
+
+/** Hyper-parameters of every optimizer (each takes what it uses). */
+export interface OptimizerOptions {
+  /** Step size (default 0.001). */
+  learningRate?: number;
+  /** Adam's first-moment decay (default 0.9). */
+  beta1?: number;
+  /** Adam's second-moment decay (default 0.999). */
+  beta2?: number;
+  /** Adam's denominator guard (default 1e-8). */
+  epsilon?: number;
+}
+
+const _BUILDERS: Record<OptimizerKind, (p: Parameters, o: OptimizerOptions) => Optimizer> = {
+  adam: (p, o) => new Adam(p, o),
+  lazy_adam: (p, o) => new LazyAdam(p, o),
+  sgd: (p, o) => new Sgd(p, o.learningRate === undefined ? {} : { learningRate: o.learningRate }),
+};
+
+/**
+ * The optimizer `kind` over `parameters` (it runs their kernel set).
+ *
+ * @throws {RangeError} on an unknown kind or an out-of-range hyper-parameter.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Parameters } from "../kernels/parameters.ts";
+ * import { buildOptimizer } from "./optimizers.ts";
+ * const p = new Parameters([{ name: "w", shape: [1] }]);
+ * const sgd = buildOptimizer("sgd", p, { learningRate: 0.5 });
+ * p.grads[0] = 2;
+ * sgd.step();
+ * assert.equal(p.values[0], -1);
+ * ```
+ */
+export function buildOptimizer(
+  kind: OptimizerKind,
+  parameters: Parameters,
+  options: OptimizerOptions = {},
+): Optimizer {
+  const build = _BUILDERS[kind];
+  if (build === undefined) {
+    throw new RangeError(
+      `Cannot build optimizer '${kind}': the optimizers are ${OPTIMIZERS.join(", ")}`,
+    );
+  }
+  return build(parameters, options);
+}
