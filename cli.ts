@@ -39,7 +39,8 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   trainer: {
-    summary: "Train a recommender (NeuMF by default); spawns `ncf generator` for its training data.",
+    summary:
+      "Train a recommender (NeuMF by default); spawns `ncf generator` for its training data.",
     flags: TRAINER_FLAGS,
     async run(parsed, signal) {
       const flags = parsed.values as ParseResult<typeof TRAINER_FLAGS>["values"];

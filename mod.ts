@@ -82,8 +82,8 @@ export type {
 } from "./lib/model/model.ts";
 export {
   buildModel,
-  type ModelKind,
   modelConfig,
+  type ModelKind,
   MODELS,
   modelSpec,
   rebuildModel,
@@ -97,7 +97,7 @@ export { makeWasmKernels } from "./lib/kernels/wasm_kernels.ts";
 export { Parameters, type ParameterSpec } from "./lib/kernels/parameters.ts";
 export { TouchedRows } from "./lib/kernels/touched_rows.ts";
 export { openBlasBackend } from "./lib/kernels/blas.ts";
-export { BACKENDS, type BackendChoice, selectKernels } from "./lib/kernels/select_kernels.ts";
+export { type BackendChoice, BACKENDS, selectKernels } from "./lib/kernels/select_kernels.ts";
 export { Adam, type AdamOptions, LazyAdam } from "./lib/optim/adam.ts";
 export type { Optimizer, OptimizerState } from "./lib/optim/optimizer.ts";
 export {

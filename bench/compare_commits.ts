@@ -190,7 +190,11 @@ function _firstDifference(a: CaseResult, b: CaseResult): string | undefined {
 function _firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const unavailable = text.match(/Cannot use --backend \w+: [^(;\n]*/);
-  return unavailable ? unavailable[0].trim() : text.split("\n")[0];
+  if (unavailable) return unavailable[0].trim();
+  // runCase's message: "<case> / <stage>: exit N …", then the command, stdout and stderr.
+  const stderr = text.split("\nstderr:\n")[1]?.split("\n").filter((l) => l.trim() !== "");
+  const first = text.split("\n")[0];
+  return stderr?.length ? `${first}: ${stderr[0]}` : first;
 }
 
 async function _bits(o: Options, baseRoot: string): Promise<boolean> {

@@ -21,7 +21,7 @@ import type { Dataset } from "../lib/data/types.ts";
 import { evaluateRanking } from "../lib/eval/evaluate.ts";
 import { startEvalWorkers } from "../lib/eval/eval_workers.ts";
 import { enumFlag, formatHelp, intFlag, intListFlag, parseFlags } from "../lib/flags/flags.ts";
-import { UsageError } from "../lib/errors.ts";
+import { SettingError, UsageError } from "../lib/errors.ts";
 import { buildModel, modelConfig } from "../lib/model/registry.ts";
 import { BACKENDS, MODELS } from "../lib/flags/specs.ts";
 import { Prng } from "../lib/random/prng.ts";
@@ -116,9 +116,9 @@ async function _main(args: string[]): Promise<void> {
     : null;
   console.log(
     `eval ${f.num_users} users × ${f.candidates} candidates (${f.num_items} items), ` +
-      `${model.describe()}, backend ${description}, ${
-        pool?.workers ?? 0
-      } evaluation worker${pool?.workers === 1 ? "" : "s"}`,
+      `${model.describe()}, backend ${description}, ${pool?.workers ?? 0} evaluation worker${
+        pool?.workers === 1 ? "" : "s"
+      }`,
   );
   const seconds: number[] = [];
   for (let r = 0; r < f.repeats; r++) {
@@ -139,7 +139,7 @@ if (import.meta.main) {
   try {
     await _main(Deno.args);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
+    if (!(e instanceof UsageError || e instanceof SettingError)) throw e;
     console.error(`${e.message}\nRun 'deno task bench:eval --help' for the flags.`);
     Deno.exit(2);
   }

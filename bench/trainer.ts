@@ -34,7 +34,7 @@ import {
   parseFlags,
   stringFlag,
 } from "../lib/flags/flags.ts";
-import { UsageError } from "../lib/errors.ts";
+import { SettingError, UsageError } from "../lib/errors.ts";
 import type { LabeledBatch } from "../lib/model/model.ts";
 import { buildModel, modelConfig } from "../lib/model/registry.ts";
 import { buildOptimizer } from "../lib/optim/optimizers.ts";
@@ -177,7 +177,7 @@ if (import.meta.main) {
   try {
     await _main(Deno.args);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
+    if (!(e instanceof UsageError || e instanceof SettingError)) throw e;
     console.error(`${e.message}\nRun 'deno task bench:trainer --help' for the flags.`);
     Deno.exit(2);
   }

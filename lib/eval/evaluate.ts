@@ -12,7 +12,6 @@ import type { Scorer } from "./scorer.ts";
 
 export type { Scorer };
 
-
 /** What {@linkcode evaluateRanking} returns. */
 export interface EvaluationResult extends RankingSummary {
   /** Wall time of the evaluation. */

@@ -10,16 +10,14 @@ import { boolFlag, enumFlag, floatFlag, intFlag, intListFlag, stringFlag } from 
 import type { FlagValues } from "./flags.ts";
 import { DATASET_NAMES } from "../data/load_dataset.ts";
 import { GROUPLENS_BASE_URL } from "../data/download.ts";
+import { MOVIELENS_DATASETS } from "../data/movielens.ts";
 
 import { MODELS, pretrainedPartsOf } from "../model/registry.ts";
 import { OPTIMIZERS } from "../optim/optimizers.ts";
-import { BACKENDS, type BackendChoice } from "../kernels/select_kernels.ts";
+import { type BackendChoice, BACKENDS } from "../kernels/select_kernels.ts";
 
 export { BACKENDS, MODELS, OPTIMIZERS };
 export type { BackendChoice };
-
-/** Data sets `ncf download` fetches from GroupLens. */
-export const DOWNLOADABLE_DATASETS = ["ml-1m", "ml-20m", "ml-100k", "ml-latest-small"] as const;
 
 const _dataDir = stringFlag("Folder of raw data and downloads.", { default: "data" });
 const _downloadUrl = stringFlag("Base URL of the MovieLens zips and their .md5 files.", {
@@ -74,7 +72,7 @@ export const EXPORT_FLAGS = {
 
 /** Flags of `ncf download`. */
 export const DOWNLOAD_FLAGS = {
-  dataset: enumFlag("MovieLens data set to fetch.", DOWNLOADABLE_DATASETS, { required: true }),
+  dataset: enumFlag("MovieLens data set to fetch.", MOVIELENS_DATASETS, { required: true }),
   data_dir: _dataDir,
   download_url: _downloadUrl,
 };
@@ -298,6 +296,81 @@ export function checkTrainerFlags(values: TrainerFlags): void {
       }: the first layer is the user and item embeddings concatenated, so it must be even`,
     );
   }
+}
+
+/** Generator settings copied from the trainer flag of another name (the TF reference's keys). */
+const _SETTINGS_FROM_FLAGS = {
+  num_neg: "num_neg",
+  epochs_per_cycle: "epochs_between_evals",
+  train_batch_size: "batch_size",
+  spillover: "spillover",
+  cycles_to_buffer: "cycles_to_buffer",
+  heartbeat_timeout: "heartbeat_timeout",
+} as const satisfies Partial<Record<keyof GeneratorSettings, keyof TrainerFlags>>;
+
+/** The generator settings a trainer writes, but the run's own (cache id, counts, mode). */
+export type TrainerGeneratorSettings = Omit<
+  GeneratorSettings,
+  "cache_id" | "num_users" | "num_items" | "num_train_positives" | "use_subprocess"
+>;
+
+/**
+ * The generator's flagfile settings of a trainer run: the flags of
+ * {@linkcode _SETTINGS_FROM_FLAGS} plus what the run computed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generatorSettings, TRAINER_FLAGS } from "./specs.ts";
+ * import { parseFlags } from "./flags.ts";
+ * const flags = parseFlags(["--batch_size=64", "--epochs_between_evals=2"], TRAINER_FLAGS).values;
+ * const s = generatorSettings(flags, { numCycles: 3, startCycle: 0, seed: 1, numWorkers: 1 });
+ * assert.ok(s.train_batch_size === 64 && s.epochs_per_cycle === 2 && s.num_cycles === 3);
+ * ```
+ */
+export function generatorSettings(
+  flags: TrainerFlags,
+  run: { numCycles: number; startCycle: number; seed: number; numWorkers: number },
+): TrainerGeneratorSettings {
+  const copied = Object.fromEntries(
+    Object.entries(_SETTINGS_FROM_FLAGS).map(([key, flag]) => [key, flags[flag]]),
+  ) as Pick<GeneratorSettings, keyof typeof _SETTINGS_FROM_FLAGS>;
+  return {
+    ...copied,
+    num_cycles: run.numCycles,
+    start_cycle: run.startCycle,
+    seed: run.seed,
+    num_workers: run.numWorkers,
+  };
+}
+
+/**
+ * The trainer's computed defaults, resolved in one place: `--cache_dir`
+ * (default `--data_dir`), `--num_workers` (75% of the cores, at least 1)
+ * and `--eval_workers` (one beside the trainer's thread when there is a
+ * second core and OpenBLAS is not already using it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveTrainerDefaults, TRAINER_FLAGS } from "./specs.ts";
+ * import { parseFlags } from "./flags.ts";
+ * const flags = parseFlags([], TRAINER_FLAGS).values;
+ * assert.deepEqual(resolveTrainerDefaults(flags, { cores: 8 }), {
+ *   cacheDir: "data", numWorkers: 6, evalWorkers: 1,
+ * });
+ * ```
+ */
+export function resolveTrainerDefaults(
+  flags: TrainerFlags,
+  env: { cores: number },
+): { cacheDir: string; numWorkers: number; evalWorkers: number } {
+  return {
+    cacheDir: flags.cache_dir ?? flags.data_dir,
+    numWorkers: flags.num_workers ?? defaultNumWorkers(env.cores),
+    evalWorkers: flags.eval_workers ??
+      defaultEvalWorkers(env.cores, { blasThreads: flags.blas_threads }),
+  };
 }
 
 /**

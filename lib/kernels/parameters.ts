@@ -179,7 +179,7 @@ export class Parameters {
   /** Zeroes every gradient and forgets every touched row. */
   clearGrads(): void {
     this.grads.fill(0);
-    if (this.#touched !== null) for (const set of this.#touched.values()) set.clear();
+    if (this.#touched !== null) { for (const set of this.#touched.values()) set.clear(); }
   }
 
   /** Total number of scalar parameters. */

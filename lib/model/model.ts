@@ -91,7 +91,11 @@ export interface Model {
   /** Refreshes the evaluation caches after weights changed outside `trainStep`. */
   prepareEval(): void;
   /** Logits of one user against `items[0..count)` into `out` (the fast evaluation path). */
-  scoreUserItems(user: number, items: Int32Array, options: { out: Float32Array; count?: number }): void;
+  scoreUserItems(
+    user: number,
+    items: Int32Array,
+    options: { out: Float32Array; count?: number },
+  ): void;
   /**
    * Sets the weights from trained parts (NeuMF from a GMF and an MLP, the
    * paper's pretraining); absent when the model has no such recipe.

@@ -35,14 +35,7 @@ import { Prng } from "../random/prng.ts";
 import { Dense } from "./dense.ts";
 import { fillGlorotUniform, fillLecunUniform, fillNormal } from "./init.ts";
 import { binaryCrossEntropy, type PointwiseLoss } from "./loss.ts";
-import type {
-  Batch,
-  LabeledBatch,
-  Model,
-  ModelConfig,
-  PretrainedPart,
-  Stepper,
-} from "./model.ts";
+import type { Batch, LabeledBatch, Model, ModelConfig, PretrainedPart, Stepper } from "./model.ts";
 
 /** Which branches the model has: the three `--model` names this file builds. */
 export const NEUMF_KINDS = ["GMF", "MLP", "NeuMF"] as const;
@@ -720,7 +713,12 @@ export class NeuMF implements Model {
     }
     const joint = this.#jointItems;
     const k = this.kernels;
-    k.copyColumns(this.#mfItemTable, joint, { count: numItems, width: nf, to: this.#jointWidth, at: 0 });
+    k.copyColumns(this.#mfItemTable, joint, {
+      count: numItems,
+      width: nf,
+      to: this.#jointWidth,
+      at: 0,
+    });
     k.copyColumns(this.#itemPart, joint, {
       count: numItems,
       width,

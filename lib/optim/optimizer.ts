@@ -7,7 +7,11 @@
  * @module
  */
 
-import type { OptimizerKind } from "./optimizers.ts";
+/** `--optimizer` names, in the order help lists them (each built by `optimizers.ts`). */
+export const OPTIMIZERS = ["adam", "lazy_adam", "sgd"] as const;
+
+/** One of {@linkcode OPTIMIZERS}. */
+export type OptimizerKind = typeof OPTIMIZERS[number];
 
 /** An optimizer's resumable state (copies; safe to serialise). */
 export interface OptimizerState {

@@ -7,14 +7,10 @@
 
 import type { Parameters } from "../kernels/parameters.ts";
 import { Adam, LazyAdam } from "./adam.ts";
-import type { Optimizer } from "./optimizer.ts";
+import { type Optimizer, type OptimizerKind, OPTIMIZERS } from "./optimizer.ts";
 import { Sgd } from "./sgd.ts";
 
-/** `--optimizer` names, in the order help lists them. */
-export const OPTIMIZERS = ["adam", "lazy_adam", "sgd"] as const;
-
-/** One of {@linkcode OPTIMIZERS}. */
-export type OptimizerKind = typeof OPTIMIZERS[number];
+export { type OptimizerKind, OPTIMIZERS };
 
 /** Hyper-parameters of every optimizer (each takes what it uses). */
 export interface OptimizerOptions {

@@ -33,7 +33,10 @@ export async function recommend(
   const raw = Number(user);
   const dense = /^[+-]?\d+$/.test(user.trim()) ? userIds.indexOf(raw) : -1;
   if (dense < 0) {
-    throw new SettingError("user", `Cannot recommend for user ${user}: no such user in the model's data`);
+    throw new SettingError(
+      "user",
+      `Cannot recommend for user ${user}: no such user in the model's data`,
+    );
   }
   const model = modelFromCheckpoint(checkpoint, { backend: options.backend });
   const numItems = itemIds.length;

@@ -260,7 +260,12 @@ export function restoreOptimizerState(
   checkpoint: LoadedModelCheckpoint,
 ): void {
   const { meta } = checkpoint;
-  const state: OptimizerState = { kind: meta.optimizer.kind, step: meta.optimizer.step, m: {}, v: {} };
+  const state: OptimizerState = {
+    kind: meta.optimizer.kind,
+    step: meta.optimizer.step,
+    m: {},
+    v: {},
+  };
   if (state.kind !== "sgd") {
     for (const e of model.parameters.entries) {
       state.m[e.name] = _tensor(checkpoint, `adam_m/${e.name}`, e.length);

@@ -98,6 +98,11 @@ export class ModelLoop implements TrainingLoop {
     this.#examples += batch.size;
   }
 
+  /** Evaluates with `evaluate` from now on (the trainer's evaluation worker pool). */
+  useEvaluator(evaluate: (model: Model) => Promise<EvaluationResult>): void {
+    this.#options.evaluate = evaluate;
+  }
+
   /** Mean training loss of the current cycle so far. */
   get cycleLoss(): number {
     return this.#examples === 0 ? NaN : this.#lossSum / this.#examples;

@@ -54,7 +54,9 @@ export function applyPretraining(
   options: { alpha: number },
 ): void {
   if (model.initFromParts === undefined) {
-    throw new RangeError(`Cannot pretrain a ${model.config.kind} model: it has no pretraining recipe`);
+    throw new RangeError(
+      `Cannot pretrain a ${model.config.kind} model: it has no pretraining recipe`,
+    );
   }
   try {
     model.initFromParts(parts, options);
@@ -62,7 +64,9 @@ export function applyPretraining(
     if (!(e instanceof RangeError)) throw e;
     const part = parts.find((p) => e.message.includes(`the ${p.config.kind}:`));
     throw new RangeError(
-      part === undefined ? e.message : e.message.replace(`the ${part.config.kind}:`, `${part.dir} (${part.config.kind}):`),
+      part === undefined
+        ? e.message
+        : e.message.replace(`the ${part.config.kind}:`, `${part.dir} (${part.config.kind}):`),
     );
   }
 }

@@ -7,8 +7,8 @@
  */
 
 import type { TrainerFlags } from "../flags/specs.ts";
-import { defaultEvalWorkers, defaultNumWorkers } from "../flags/specs.ts";
-import { UsageError } from "../errors.ts";
+import { generatorSettings, resolveTrainerDefaults } from "../flags/specs.ts";
+import { SettingError } from "../errors.ts";
 import { drawSeed, loadDatasetFromFlags } from "./load_data.ts";
 import type { Dataset } from "../data/types.ts";
 import { evaluateRanking } from "../eval/evaluate.ts";
@@ -88,20 +88,105 @@ export interface TrainerResult {
   backend?: string;
 }
 
+/** What the steps of a run share. */
+interface _Run {
+  flags: TrainerFlags;
+  options: TrainerOptions;
+  print: (line: string) => void;
+  seed: number;
+  dataset: Dataset;
+  numCycles: number;
+  resumed: LoadedModelCheckpoint | undefined;
+}
+
+/** The model side of a run (absent when a test plugs in its own loop). */
+interface _Trained {
+  model: Model;
+  loop: ModelLoop;
+  baseline: { hr: number; ndcg: number };
+  startCycle: number;
+  /** The checkpoint's run was already complete. */
+  complete: boolean;
+}
+
 /**
- * Runs the trainer. Resolves on success; throws on failure after stopping
- * the generator and removing the run folder.
+ * Runs the trainer, top to bottom: read the checkpoint to resume, choose the
+ * seed, load the data, set up the model (built, resumed or pretrained) and
+ * its training loop, start the data pipeline (and with it the generator) and
+ * the evaluation workers, train every cycle, report. Resolves on success;
+ * throws on failure after stopping the generator and removing the run folder.
  */
 export async function runTrainer(
   flags: TrainerFlags,
   options: TrainerOptions = {},
 ): Promise<TrainerResult> {
   const print = options.print ?? (() => {});
-  const signal = options.signal;
   const resumed = flags.resume ? await loadModelCheckpoint(flags.model_dir!) : undefined;
+  const seed = _chooseSeed(flags, resumed, print);
+  const dataset = await _loadData(flags, { seed, print, signal: options.signal });
+  const run: _Run = {
+    flags,
+    options,
+    print,
+    seed,
+    dataset,
+    numCycles: Math.ceil(flags.train_epochs / flags.epochs_between_evals),
+    resumed,
+  };
+  const trained = options.makeLoop === undefined ? await _setUpModel(run) : undefined;
+  const loop = trained?.loop ?? options.makeLoop!(dataset, seed);
+  const result = {
+    seed,
+    history: trained?.loop.history ?? [],
+    ...(trained === undefined ? {} : {
+      baseline: trained.baseline,
+      backend: trained.model.kernels.description,
+    }),
+  };
+  if (trained?.complete === true) {
+    print("the checkpoint's run is already complete: nothing to train");
+    return { ...result, cacheId: "", cycles: [] };
+  }
+  const startCycle = trained?.startCycle ?? 0;
+  const pipeline = await _startPipeline(run, startCycle);
+  let evalPool: EvalWorkerPool | null = null;
+  try {
+    evalPool = trained === undefined ? null : _startEvalPool(run, trained.model);
+  } catch (e) {
+    await pipeline.close({ success: false });
+    throw e;
+  }
+  trained?.loop.useEvaluator((m) =>
+    evalPool !== null ? evalPool.evaluate(m) : Promise.resolve(evaluateRanking(m, dataset))
+  );
+  print(
+    `run ${pipeline.cacheId}: cycles ${startCycle}..${
+      run.numCycles - 1
+    } of ${flags.epochs_between_evals} epochs` +
+      (pipeline.generatorPid === undefined ? "" : `, generator pid ${pipeline.generatorPid}`) +
+      (evalPool === null ? "" : `, ${evalPool.workers + 1} evaluation threads`) +
+      ` (log ${pipeline.paths.generatorLog})`,
+  );
+  let cycles: CycleReport[];
+  try {
+    cycles = await _trainCycles(run, pipeline, loop, { reportCycles: trained === undefined });
+  } finally {
+    evalPool?.close();
+  }
+  _reportEnd(run, pipeline, result.history, trained?.baseline);
+  return { ...result, cacheId: pipeline.cacheId, cycles };
+}
+
+/** The run's seed: the checkpoint's on resume (a different `seed` is refused), else the flag's, else drawn. */
+function _chooseSeed(
+  flags: TrainerFlags,
+  resumed: LoadedModelCheckpoint | undefined,
+  print: (line: string) => void,
+): number {
   if (resumed !== undefined && flags.seed !== undefined && flags.seed !== resumed.meta.run.seed) {
-    throw new UsageError(
-      `Cannot resume with --seed ${flags.seed}: the checkpoint in ${flags.model_dir} was trained with seed ${resumed.meta.run.seed}`,
+    throw new SettingError(
+      "seed",
+      `Cannot resume with seed ${flags.seed}: the checkpoint in ${flags.model_dir} was trained with seed ${resumed.meta.run.seed}`,
     );
   }
   const seed = resumed?.meta.run.seed ?? flags.seed ?? drawSeed();
@@ -110,193 +195,185 @@ export async function runTrainer(
       flags.seed === undefined && resumed === undefined ? " (drawn; pass --seed to repeat)" : ""
     }`,
   );
+  return seed;
+}
+
+/** Loads and splits the data set, and reports its counts. */
+async function _loadData(
+  flags: TrainerFlags,
+  o: { seed: number; print: (line: string) => void; signal: AbortSignal | undefined },
+): Promise<Dataset> {
   const { dataset } = await loadDatasetFromFlags(flags, {
-    seed,
-    signal,
-    onWarning: (m) => print(`warning: ${m}`),
+    seed: o.seed,
+    ...(o.signal === undefined ? {} : { signal: o.signal }),
+    onWarning: (m) => o.print(`warning: ${m}`),
   });
-  print(
+  const capped = dataset.numEvalCappedUsers;
+  o.print(
     `data ${flags.dataset}: ${dataset.numUsers} users, ${dataset.numItems} items, ` +
       `${dataset.trainItems.length} training positives, up to ${_maxEvalNegatives(dataset)} ` +
       `eval negatives per user${
-        dataset.numEvalCappedUsers > 0
-          ? ` (${dataset.numEvalCappedUsers} user${
-            dataset.numEvalCappedUsers === 1 ? "" : "s"
-          } capped)`
-          : ""
+        capped > 0 ? ` (${capped} user${capped === 1 ? "" : "s"} capped)` : ""
       }`,
   );
-  const numCycles = Math.ceil(flags.train_epochs / flags.epochs_between_evals);
+  return dataset;
+}
+
+/**
+ * The baseline, the model and its optimizer (fresh, resumed from the
+ * checkpoint, or started from pretrained parts), and the training loop.
+ */
+async function _setUpModel(run: _Run): Promise<_Trained> {
+  const { flags, dataset, seed, resumed, print } = run;
+  const popularity = evaluateRanking(popularityScorer(dataset), dataset);
+  const baseline = { hr: popularity.hr, ndcg: popularity.ndcg };
+  print(
+    `baseline most-popular  HR@10 ${popularity.hr.toFixed(4)}  NDCG@10 ${
+      popularity.ndcg.toFixed(4)
+    }`,
+  );
+  const prng = new Prng(seed, MODEL_INIT_STREAM);
+  const model = buildModel(
+    modelConfig(flags.model, {
+      numUsers: dataset.numUsers,
+      numItems: dataset.numItems,
+      numFactors: flags.num_factors,
+      layers: flags.layers,
+      mfRegularization: flags.mf_regularization,
+      mlpRegularization: flags.mlp_regularization,
+    }),
+    {
+      backend: flags.backend,
+      blasThreads: flags.blas_threads,
+      maxBatchSize: flags.batch_size,
+      prng,
+    },
+  );
+  const optimizer = buildOptimizer(flags.optimizer, model.parameters, {
+    learningRate: flags.learning_rate,
+    beta1: flags.beta1,
+    beta2: flags.beta2,
+    epsilon: flags.epsilon,
+  });
+  const kernels = model.kernels;
+  print(`model ${model.describe()}, ${flags.optimizer}, backend ${kernels.description}`);
+  const fingerprint = dataFingerprint(dataset);
   let startCycle = 0;
-  let loop: TrainingLoop;
-  let modelLoop: ModelLoop | undefined;
-  let baseline: { hr: number; ndcg: number } | undefined;
-  let backendName: string | undefined;
-  let model: Model | undefined;
-  let evalPool: EvalWorkerPool | null = null;
-  if (options.makeLoop !== undefined) {
-    loop = options.makeLoop(dataset, seed);
-  } else {
-    const popularity = evaluateRanking(popularityScorer(dataset), dataset);
-    baseline = { hr: popularity.hr, ndcg: popularity.ndcg };
+  if (resumed !== undefined) {
+    _checkResumable(resumed, flags, fingerprint);
+    const was = resumed.meta.run;
+    if (
+      was.backend !== undefined &&
+      (was.backend !== kernels.name ||
+        (kernels.name === "blas" && was.blasThreads !== flags.blas_threads))
+    ) {
+      print(
+        `warning: the checkpoint was trained with backend ${was.backend}` +
+          `${was.backend === "blas" ? ` (${was.blasThreads} thread(s))` : ""}, this run uses ` +
+          `${kernels.description}: its metrics will not match an uninterrupted run bit for bit`,
+      );
+    }
+    restoreModelState(model, resumed);
+    restoreOptimizerState(optimizer, model, resumed);
+    startCycle = resumed.meta.run.cyclesDone;
     print(
-      `baseline most-popular  HR@10 ${popularity.hr.toFixed(4)}  NDCG@10 ${
-        popularity.ndcg.toFixed(4)
+      `resumed from ${flags.model_dir} after epoch ${resumed.meta.run.epochsDone} (cycle ${startCycle})`,
+    );
+  } else if (flags.pretrain_gmf !== undefined) {
+    const gmf = await loadPretrained(flags.pretrain_gmf);
+    const mlp = await loadPretrained(flags.pretrain_mlp!);
+    applyPretraining(model, [gmf, mlp], { alpha: flags.alpha });
+    print(
+      `pretrained from ${gmf.description} (GMF) and ${mlp.description} (MLP), alpha ${flags.alpha}`,
+    );
+    // As the paper's code, which prints its "Init" performance.
+    const start = evaluateRanking(model, dataset);
+    print(
+      `pretrained ${model.config.kind} before training  HR@10 ${start.hr.toFixed(4)}  NDCG@10 ${
+        start.ndcg.toFixed(4)
       }`,
     );
-    const prng = new Prng(seed, MODEL_INIT_STREAM);
-    model = buildModel(
-      modelConfig(flags.model, {
-        numUsers: dataset.numUsers,
-        numItems: dataset.numItems,
-        numFactors: flags.num_factors,
-        layers: flags.layers,
-        mfRegularization: flags.mf_regularization,
-        mlpRegularization: flags.mlp_regularization,
-      }),
-      { backend: flags.backend, blasThreads: flags.blas_threads, maxBatchSize: flags.batch_size, prng },
-    );
-    const optimizer = buildOptimizer(flags.optimizer, model.parameters, {
-      learningRate: flags.learning_rate,
-      beta1: flags.beta1,
-      beta2: flags.beta2,
-      epsilon: flags.epsilon,
-    });
-    const backend = model.kernels;
-    const description = backend.description;
-    backendName = description;
-    print(`model ${model.describe()}, ${flags.optimizer}, backend ${description}`);
-    const fingerprint = dataFingerprint(dataset);
-    if (resumed !== undefined) {
-      _checkResumable(resumed, flags, fingerprint);
-      const was = resumed.meta.run;
-      if (
-        was.backend !== undefined &&
-        (was.backend !== backend.name ||
-          (backend.name === "blas" && was.blasThreads !== flags.blas_threads))
-      ) {
-        print(
-          `warning: the checkpoint was trained with backend ${was.backend}` +
-            `${was.backend === "blas" ? ` (${was.blasThreads} thread(s))` : ""}, this run uses ` +
-            `${description}: its metrics will not match an uninterrupted run bit for bit`,
-        );
-      }
-      restoreModelState(model, resumed);
-      restoreOptimizerState(optimizer, model, resumed);
-      startCycle = resumed.meta.run.cyclesDone;
-      print(
-        `resumed from ${flags.model_dir} after epoch ${resumed.meta.run.epochsDone} (cycle ${startCycle})`,
-      );
-    } else if (flags.pretrain_gmf !== undefined) {
-      const gmf = await loadPretrained(flags.pretrain_gmf);
-      const mlp = await loadPretrained(flags.pretrain_mlp!);
-      applyPretraining(model, [gmf, mlp], { alpha: flags.alpha });
-      print(
-        `pretrained from ${gmf.description} (GMF) and ${mlp.description} (MLP), alpha ${flags.alpha}`,
-      );
-      // As the paper's code, which prints its "Init" performance.
-      const start = evaluateRanking(model, dataset);
-      print(
-        `pretrained NeuMF before training  HR@10 ${start.hr.toFixed(4)}  NDCG@10 ${
-          start.ndcg.toFixed(4)
-        }`,
-      );
-    }
-    modelLoop = new ModelLoop({
-      model,
-      optimizer,
-      dataset,
-      run: {
-        seed,
-        dataset: flags.dataset,
-        dataFingerprint: fingerprint,
-        epochsBetweenEvals: flags.epochs_between_evals,
-        trainEpochs: flags.train_epochs,
-        batchSize: flags.batch_size,
-        numNeg: flags.num_neg,
-        spillover: flags.spillover,
-        backend: backend.name,
-        blasThreads: flags.blas_threads,
-      },
-      prngState: prng.getState(),
-      history: resumed?.meta.history,
-      hrThreshold: flags.hr_threshold,
-      metricsFile: flags.metrics_file,
-      plot: flags.plot,
-      modelDir: flags.model_dir,
-      keepBest: flags.keep_best,
-      baseline,
-      print,
-      onPhase: options.onPhase,
-      evaluate: (m) =>
-        evalPool !== null ? evalPool.evaluate(m) : Promise.resolve(evaluateRanking(m, dataset)),
-    });
-    loop = modelLoop;
-    if (resumed?.meta.run.finished || startCycle >= numCycles) {
-      print("the checkpoint's run is already complete: nothing to train");
-      return {
-        seed,
-        cacheId: "",
-        cycles: [],
-        history: modelLoop.history,
-        baseline,
-        backend: backendName,
-      };
-    }
   }
-  const cacheDir = flags.cache_dir ?? flags.data_dir;
-  const pipeline: DataPipeline = await startDataPipeline({
-    cacheDir,
+  const loop = new ModelLoop({
+    model,
+    optimizer,
+    dataset,
+    run: {
+      seed,
+      dataset: flags.dataset,
+      dataFingerprint: fingerprint,
+      epochsBetweenEvals: flags.epochs_between_evals,
+      trainEpochs: flags.train_epochs,
+      batchSize: flags.batch_size,
+      numNeg: flags.num_neg,
+      spillover: flags.spillover,
+      backend: kernels.name,
+      blasThreads: flags.blas_threads,
+    },
+    prngState: prng.getState(),
+    ...(resumed === undefined ? {} : { history: resumed.meta.history }),
+    ...(flags.hr_threshold === undefined ? {} : { hrThreshold: flags.hr_threshold }),
+    ...(flags.metrics_file === undefined ? {} : { metricsFile: flags.metrics_file }),
+    ...(flags.plot === undefined ? {} : { plot: flags.plot }),
+    ...(flags.model_dir === undefined ? {} : { modelDir: flags.model_dir }),
+    keepBest: flags.keep_best,
+    baseline,
+    print,
+    ...(run.options.onPhase === undefined ? {} : { onPhase: run.options.onPhase }),
+  });
+  const complete = resumed?.meta.run.finished === true || startCycle >= run.numCycles;
+  return { model, loop, baseline, startCycle, complete };
+}
+
+/** Publishes the run's files and starts (or, standalone, prints) the generator. */
+function _startPipeline(run: _Run, startCycle: number): Promise<DataPipeline> {
+  const { flags, dataset, options, print } = run;
+  const resolved = resolveTrainerDefaults(flags, { cores: navigator.hardwareConcurrency });
+  return startDataPipeline({
+    cacheDir: resolved.cacheDir,
     dataDir: flags.data_dir,
     positives: { offsets: dataset.trainOffsets, items: dataset.trainItems },
     numItems: dataset.numItems,
-    settings: {
-      num_neg: flags.num_neg,
-      epochs_per_cycle: flags.epochs_between_evals,
-      num_cycles: numCycles,
-      start_cycle: startCycle,
-      train_batch_size: flags.batch_size,
-      spillover: flags.spillover,
-      cycles_to_buffer: flags.cycles_to_buffer,
-      seed,
-      num_workers: flags.num_workers ?? defaultNumWorkers(navigator.hardwareConcurrency),
-      heartbeat_timeout: flags.heartbeat_timeout,
-    },
+    settings: generatorSettings(flags, {
+      numCycles: run.numCycles,
+      startCycle,
+      seed: run.seed,
+      numWorkers: resolved.numWorkers,
+    }),
     useSubprocess: flags.use_subprocess,
     keepCache: flags.keep_cache,
     flagfileTimeout: flags.flagfile_timeout,
     startupTimeout: flags.startup_timeout,
     cycleTimeout: flags.cycle_timeout,
     killGrace: flags.kill_grace,
-    signal,
-    processContext: options.processContext,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.processContext === undefined ? {} : { processContext: options.processContext }),
     onStandalone: (line) => {
       print("standalone mode: run this generator command (it may run on another host):");
       print(line);
     },
   });
-  const evalWorkers = flags.eval_workers ??
-    defaultEvalWorkers(navigator.hardwareConcurrency, { blasThreads: flags.blas_threads });
-  if (model !== undefined && evalWorkers > 0) {
-    try {
-      evalPool = startEvalWorkers(model, dataset, {
-        workers: evalWorkers,
-        blasThreads: flags.blas_threads,
-      });
-    } catch (e) {
-      await pipeline.close({ success: false });
-      throw e;
-    }
-  }
-  const scorers = evalPool === null ? "" : `, ${evalPool.workers + 1} evaluation threads`;
-  print(
-    `run ${pipeline.cacheId}: cycles ${startCycle}..${
-      numCycles - 1
-    } of ${flags.epochs_between_evals} epochs` +
-      (pipeline.generatorPid === undefined ? "" : `, generator pid ${pipeline.generatorPid}`) +
-      scorers +
-      ` (log ${pipeline.paths.generatorLog})`,
-  );
+}
+
+/** The evaluation workers beside the trainer's thread (null when there are none). */
+function _startEvalPool(run: _Run, model: Model): EvalWorkerPool | null {
+  const { flags, dataset } = run;
+  const { evalWorkers } = resolveTrainerDefaults(flags, { cores: navigator.hardwareConcurrency });
+  if (evalWorkers === 0) return null;
+  return startEvalWorkers(model, dataset, {
+    workers: evalWorkers,
+    blasThreads: flags.blas_threads,
+  });
+}
+
+/** Trains on every cycle's batches, calling the loop's `endCycle` after each; closes the pipeline. */
+async function _trainCycles(
+  run: _Run,
+  pipeline: DataPipeline,
+  loop: TrainingLoop,
+  o: { reportCycles: boolean },
+): Promise<CycleReport[]> {
+  const { options, print, numCycles } = run;
   let success = false;
   const cycles: CycleReport[] = [];
   try {
@@ -325,7 +402,7 @@ export async function runTrainer(
       }
       const seconds = (performance.now() - started) / 1000;
       cycles.push({ index: cycle.index, examples, batches, seconds });
-      if (modelLoop === undefined) {
+      if (o.reportCycles) {
         print(
           `cycle ${cycle.index}  ${examples.toLocaleString("en-US")} examples  ` +
             `${batches.toLocaleString("en-US")} batches  ${
@@ -339,22 +416,28 @@ export async function runTrainer(
     }
     success = true;
   } finally {
-    evalPool?.close();
     await pipeline.close({ success });
   }
-  print(
+  return cycles;
+}
+
+/** The closing lines: the generator's longest heartbeat gap and the best evaluation. */
+function _reportEnd(
+  run: _Run,
+  pipeline: DataPipeline,
+  history: readonly EvalRecord[],
+  baseline: { hr: number; ndcg: number } | undefined,
+): void {
+  run.print(
     `generator heartbeat: longest gap ${pipeline.maxHeartbeatGapSeconds.toFixed(2)} s ` +
-      `(--heartbeat_timeout ${flags.heartbeat_timeout} s)`,
+      `(--heartbeat_timeout ${run.flags.heartbeat_timeout} s)`,
   );
-  const history = modelLoop?.history ?? [];
-  if (history.length > 0) {
-    const best = history.reduce((a, b) => (b.hr > a.hr ? b : a));
-    print(
-      `best HR@10 ${best.hr.toFixed(4)}  NDCG@10 ${best.ndcg.toFixed(4)} at epoch ${best.epoch}` +
-        (baseline === undefined ? "" : `  (most-popular baseline HR@10 ${baseline.hr.toFixed(4)})`),
-    );
-  }
-  return { seed, cacheId: pipeline.cacheId, cycles, history, baseline, backend: backendName };
+  if (history.length === 0) return;
+  const best = history.reduce((a, b) => (b.hr > a.hr ? b : a));
+  run.print(
+    `best HR@10 ${best.hr.toFixed(4)}  NDCG@10 ${best.ndcg.toFixed(4)} at epoch ${best.epoch}` +
+      (baseline === undefined ? "" : `  (most-popular baseline HR@10 ${baseline.hr.toFixed(4)})`),
+  );
 }
 
 function _checkResumable(
@@ -366,7 +449,7 @@ function _checkResumable(
   const mismatches: string[] = [];
   const compare = (flag: string, have: unknown, want: unknown) => {
     if (String(have) !== String(want)) {
-      mismatches.push(`--${flag} is ${want}, the checkpoint has ${have}`);
+      mismatches.push(`${flag} is ${want}, the checkpoint has ${have}`);
     }
   };
   compare("model", meta.model.kind, flags.model);
@@ -381,7 +464,10 @@ function _checkResumable(
     mismatches.push("the data set or its split differs from the checkpoint's");
   }
   if (mismatches.length > 0) {
-    throw new UsageError(`Cannot resume from ${flags.model_dir}: ${mismatches.join("; ")}`);
+    throw new SettingError(
+      "resume",
+      `Cannot resume from ${flags.model_dir}: ${mismatches.join("; ")}`,
+    );
   }
 }
 
