@@ -105,105 +105,82 @@ export interface DataPipeline {
  * rename), then the generator; waits for its first heartbeat.
  */
 export async function startDataPipeline(options: DataPipelineOptions): Promise<DataPipeline> {
-  const cacheId = newCacheId();
-  const paths = runPaths(options.cacheDir, cacheId);
-  const pollMs = options.pollMs ?? 50;
-  const signal = options.signal;
-  const settings: GeneratorSettings = {
-    ...options.settings,
-    cache_id: cacheId,
-    num_users: options.positives.offsets.length - 1,
-    num_items: options.numItems,
-    num_train_positives: options.positives.items.length,
-    use_subprocess: options.useSubprocess,
+  const run = new _PipelineRun(options);
+  await run.start();
+  return {
+    cacheId: run.cacheId,
+    paths: run.paths,
+    get generatorPid() {
+      return run.child?.pid;
+    },
+    cycles: () => run.cycles(),
+    check: () => run.check(),
+    close: (o) => run.close(o),
+    get maxHeartbeatGapSeconds() {
+      return run.watcher.maxGapSeconds;
+    },
   };
-  await Deno.mkdir(paths.root, { recursive: true });
-  let heartbeat: HeartbeatWriter | undefined;
-  let child: GeneratorProcess | undefined;
-  const watcher = watchHeartbeat(paths.generatorAlive, {
-    timeoutSeconds: settings.heartbeat_timeout,
-  });
-  let closed = false;
-  let cyclesDone = false;
+}
 
-  const describeDeath = (what: string) => {
-    const tail = readLogTail(paths.generatorLog);
-    const stderr = child?.stderrTail().trim() ?? "";
-    return `Cannot continue training: ${what}. Its log ${paths.generatorLog} ends:\n${tail}` +
-      (stderr === "" ? "" : `\nIts stderr ends:\n${stderr}`);
-  };
-  // The generator finished normally: it exited with 0, or (standalone) left
-  // its finished mark in subproc.alive.
-  const finished = () =>
-    child?.exited?.success === true || (watcher.lastContent?.startsWith(FINISHED_MARK) ?? false);
-  const check = () => {
-    signal?.throwIfAborted();
-    if (heartbeat?.lastError !== undefined && !closed) {
-      throw new Error(`Cannot write ${paths.trainerAlive}: ${heartbeat.lastError}`);
-    }
-    if (cyclesDone) return;
-    const liveness = watcher.check();
-    if (finished()) return;
-    if (child?.exited !== undefined) {
-      const s = child.exited;
-      const how = s.signal !== null ? `was killed by ${s.signal}` : `exited with code ${s.code}`;
-      throw new GeneratorDiedError(describeDeath(`the generator (pid ${child.pid}) ${how}`));
-    }
-    if (liveness === "stale" && watcher.seen) {
-      throw new GeneratorDiedError(describeDeath(
-        `the generator${
-          child ? ` (pid ${child.pid})` : ""
-        } wrote no heartbeat to ${paths.generatorAlive} for ${settings.heartbeat_timeout} s (--heartbeat_timeout)`,
-      ));
-    }
-  };
+/** One run's pipeline, as named steps: start, check, wait, read cycles, close. */
+class _PipelineRun {
+  readonly cacheId = newCacheId();
+  readonly paths: RunPaths;
+  readonly settings: GeneratorSettings;
+  readonly watcher: ReturnType<typeof watchHeartbeat>;
+  child: GeneratorProcess | undefined;
+  #options: DataPipelineOptions;
+  #pollMs: number;
+  #heartbeat: HeartbeatWriter | undefined;
+  #closed = false;
+  #cyclesDone = false;
 
-  const waitFor = async (
-    ready: () => Promise<boolean>,
-    timeoutSeconds: number,
-    what: string,
-  ) => {
-    const deadline = performance.now() + timeoutSeconds * 1000;
-    for (;;) {
-      check();
-      if (await ready()) return;
-      if (finished() && !(await ready())) {
-        throw new GeneratorDiedError(describeDeath(`the generator finished without ${what}`));
-      }
-      if (performance.now() >= deadline) {
-        throw new GeneratorDiedError(
-          describeDeath(`${what} did not come within ${timeoutSeconds} s`),
-        );
-      }
-      await _sleep(pollMs);
-    }
-  };
+  constructor(options: DataPipelineOptions) {
+    this.#options = options;
+    this.#pollMs = options.pollMs ?? 50;
+    this.paths = runPaths(options.cacheDir, this.cacheId);
+    this.settings = {
+      ...options.settings,
+      cache_id: this.cacheId,
+      num_users: options.positives.offsets.length - 1,
+      num_items: options.numItems,
+      num_train_positives: options.positives.items.length,
+      use_subprocess: options.useSubprocess,
+    };
+    this.watcher = watchHeartbeat(this.paths.generatorAlive, {
+      timeoutSeconds: this.settings.heartbeat_timeout,
+    });
+  }
 
-  const close = async ({ success }: { success: boolean }) => {
-    if (closed) return;
-    closed = true;
-    if (child !== undefined && child.exited === undefined) {
-      child.kill("SIGTERM");
-      const grace = _sleep(options.killGrace * 1000).then(() => "timeout");
-      if (await Promise.race([child.status.then(() => "exited"), grace]) === "timeout") {
-        child.kill("SIGKILL");
-      }
-      await child.status;
+  /** Folder, heartbeat, positives, flagfile, then the generator (spawned or printed); its first beat. */
+  async start(): Promise<void> {
+    const { paths, settings } = this;
+    const options = this.#options;
+    await Deno.mkdir(paths.root, { recursive: true });
+    try {
+      this.#heartbeat = startHeartbeat(paths.trainerAlive);
+      await writePositives(paths.positives, options.positives);
+      await writeFileAtomic(
+        paths.flagfile,
+        formatFlagfile(settings, GENERATOR_SETTINGS, {
+          header: `ncf generator settings for run ${this.cacheId}`,
+        }),
+      );
+      this.#launchGenerator();
+      await this.#waitFor(
+        () => _exists(paths.generatorAlive),
+        options.startupTimeout,
+        `the generator's first heartbeat (${paths.generatorAlive}, --startup_timeout)`,
+      );
+    } catch (e) {
+      await this.close({ success: false });
+      throw e;
     }
-    heartbeat?.stop();
-    if (!options.keepCache) await Deno.remove(paths.root, { recursive: true }).catch(() => {});
-    if (success) await Deno.remove(paths.generatorLog).catch(() => {});
-  };
+  }
 
-  try {
-    heartbeat = startHeartbeat(paths.trainerAlive);
-    await writePositives(paths.positives, options.positives);
-    await writeFileAtomic(
-      paths.flagfile,
-      formatFlagfile(settings, GENERATOR_SETTINGS, {
-        header: `ncf generator settings for run ${cacheId}`,
-      }),
-    );
+  /** Spawns the generator, or (standalone) hands its command line to the operator. */
+  #launchGenerator(): void {
+    const options = this.#options;
     const context = options.processContext ?? currentProcessContext({
       dataDir: options.dataDir,
       cacheDir: options.cacheDir,
@@ -211,27 +188,105 @@ export async function startDataPipeline(options: DataPipelineOptions): Promise<D
     const argv = generatorArgv({
       data_dir: options.dataDir,
       cache_dir: options.cacheDir,
-      cache_id: cacheId,
-      flagfile_timeout: options.useSubprocess ? undefined : options.flagfileTimeout,
-      parent_pid: options.useSubprocess ? Deno.pid : undefined,
+      cache_id: this.cacheId,
+      ...(options.useSubprocess
+        ? { parent_pid: Deno.pid }
+        : { flagfile_timeout: options.flagfileTimeout }),
     }, context);
     if (options.useSubprocess) {
-      child = spawnGenerator(argv);
+      this.child = spawnGenerator(argv);
     } else {
       options.onStandalone?.(shellQuote(argv));
     }
-    await waitFor(
-      () => _exists(paths.generatorAlive),
-      options.startupTimeout,
-      `the generator's first heartbeat (${paths.generatorAlive}, --startup_timeout)`,
-    );
-  } catch (e) {
-    await close({ success: false });
-    throw e;
   }
 
-  async function* batchesOf(index: number, manifest: ReadyManifest): AsyncGenerator<Batch> {
-    const dir = cycleDir(paths, index);
+  /** The message of a dead generator, quoting its log's and stderr's tails. */
+  #describeDeath(what: string): string {
+    const tail = readLogTail(this.paths.generatorLog);
+    const stderr = this.child?.stderrTail().trim() ?? "";
+    return `Cannot continue training: ${what}. Its log ${this.paths.generatorLog} ends:\n${tail}` +
+      (stderr === "" ? "" : `\nIts stderr ends:\n${stderr}`);
+  }
+
+  /**
+   * Whether the generator finished normally: it exited with 0, or
+   * (standalone) left its finished mark in subproc.alive.
+   */
+  #finished(): boolean {
+    return this.child?.exited?.success === true ||
+      (this.watcher.lastContent?.startsWith(FINISHED_MARK) ?? false);
+  }
+
+  /** Throws if the run was aborted, the heartbeat cannot be written, or the generator is dead. */
+  check(): void {
+    this.#options.signal?.throwIfAborted();
+    const heartbeat = this.#heartbeat;
+    if (heartbeat?.lastError !== undefined && !this.#closed) {
+      throw new Error(`Cannot write ${this.paths.trainerAlive}: ${heartbeat.lastError}`);
+    }
+    if (this.#cyclesDone) return;
+    const liveness = this.watcher.check();
+    if (this.#finished()) return;
+    const child = this.child;
+    if (child?.exited !== undefined) {
+      const s = child.exited;
+      const how = s.signal !== null ? `was killed by ${s.signal}` : `exited with code ${s.code}`;
+      throw new GeneratorDiedError(this.#describeDeath(`the generator (pid ${child.pid}) ${how}`));
+    }
+    if (liveness === "stale" && this.watcher.seen) {
+      throw new GeneratorDiedError(this.#describeDeath(
+        `the generator${
+          child ? ` (pid ${child.pid})` : ""
+        } wrote no heartbeat to ${this.paths.generatorAlive} for ${this.settings.heartbeat_timeout} s (--heartbeat_timeout)`,
+      ));
+    }
+  }
+
+  /** Polls `ready` until true, checking the generator; fails after `timeoutSeconds`. */
+  async #waitFor(
+    ready: () => Promise<boolean>,
+    timeoutSeconds: number,
+    what: string,
+  ): Promise<void> {
+    const deadline = performance.now() + timeoutSeconds * 1000;
+    for (;;) {
+      this.check();
+      if (await ready()) return;
+      if (this.#finished() && !(await ready())) {
+        throw new GeneratorDiedError(this.#describeDeath(`the generator finished without ${what}`));
+      }
+      if (performance.now() >= deadline) {
+        throw new GeneratorDiedError(
+          this.#describeDeath(`${what} did not come within ${timeoutSeconds} s`),
+        );
+      }
+      await _sleep(this.#pollMs);
+    }
+  }
+
+  /** Stops the generator (SIGTERM, then SIGKILL), the heartbeat, and removes the run's files. */
+  async close({ success }: { success: boolean }): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const child = this.child;
+    if (child !== undefined && child.exited === undefined) {
+      child.kill("SIGTERM");
+      const grace = _sleep(this.#options.killGrace * 1000).then(() => "timeout");
+      if (await Promise.race([child.status.then(() => "exited"), grace]) === "timeout") {
+        child.kill("SIGKILL");
+      }
+      await child.status;
+    }
+    this.#heartbeat?.stop();
+    if (!this.#options.keepCache) {
+      await Deno.remove(this.paths.root, { recursive: true }).catch(() => {});
+    }
+    if (success) await Deno.remove(this.paths.generatorLog).catch(() => {});
+  }
+
+  /** The batches of one cycle's shards, sliced to the batch size; removes the cycle folder after. */
+  async *batchesOf(index: number, manifest: ReadyManifest): AsyncGenerator<Batch> {
+    const dir = cycleDir(this.paths, index);
     let lastCheck = performance.now();
     for (let s = 0; s < manifest.shards.length; s++) {
       const name = join(dir, manifest.shards[s]);
@@ -264,7 +319,7 @@ export async function startDataPipeline(options: DataPipelineOptions): Promise<D
         if (performance.now() - lastCheck > 200) {
           // Let signals and the child's exit be seen during long cycles.
           await _sleep(0);
-          check();
+          this.check();
           lastCheck = performance.now();
         }
       }
@@ -272,36 +327,24 @@ export async function startDataPipeline(options: DataPipelineOptions): Promise<D
     await Deno.remove(dir, { recursive: true });
   }
 
-  async function* cycles(): AsyncGenerator<TrainingCycle> {
+  /** Each cycle once its ready.json is published, in order. */
+  async *cycles(): AsyncGenerator<TrainingCycle> {
+    const { settings } = this;
     for (let index = settings.start_cycle; index < settings.num_cycles; index++) {
-      const ready = join(cycleDir(paths, index), "ready.json");
-      await waitFor(
+      const ready = join(cycleDir(this.paths, index), "ready.json");
+      await this.#waitFor(
         () => _exists(ready),
-        options.cycleTimeout,
+        this.#options.cycleTimeout,
         `cycle ${index}'s ready.json (--cycle_timeout)`,
       );
       const manifest = parseReadyManifest(await Deno.readTextFile(ready), ready);
       if (manifest.cycle !== index) {
         throw new SyntaxError(`Cannot read ${ready}: it describes cycle ${manifest.cycle}`);
       }
-      if (index === settings.num_cycles - 1) cyclesDone = true;
-      yield { index, manifest, batches: batchesOf(index, manifest) };
+      if (index === settings.num_cycles - 1) this.#cyclesDone = true;
+      yield { index, manifest, batches: this.batchesOf(index, manifest) };
     }
   }
-
-  return {
-    cacheId,
-    paths,
-    get generatorPid() {
-      return child?.pid;
-    },
-    cycles,
-    check,
-    close,
-    get maxHeartbeatGapSeconds() {
-      return watcher.maxGapSeconds;
-    },
-  };
 }
 
 async function _exists(path: string): Promise<boolean> {
