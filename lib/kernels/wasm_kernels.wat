@@ -1,19 +1,16 @@
 ;; WebAssembly SIMD kernels of the model (source of wasm_kernels_wasm.ts).
 ;;
-;; Regenerate the embedded bytes after editing, with wabt's JS build (a
-;; development-time tool only; nothing of it is a runtime dependency):
+;; Regenerate the embedded bytes after editing:
 ;;
-;;   npm install --prefix /tmp/wabt wabt@1.0.39
-;;   node -e 'require("/tmp/wabt/node_modules/wabt")().then((w) => {
-;;     const fs = require("fs");
-;;     const m = w.parseWat("k.wat", fs.readFileSync("lib/model/wasm_kernels.wat", "utf8"),
-;;       { simd: true });
-;;     const b64 = Buffer.from(m.toBinary({}).buffer).toString("base64");
-;;     console.log(b64.match(/.{1,96}/g).map((l) => `  "${l}",`).join("\n")); })'
+;;   deno task build:wasm
 ;;
-;; and paste the printed lines into the array of wasm_kernels_wasm.ts (the
-;; runtime validates the module; tests/model/wasm_arena_test.ts checks that
-;; its exports match this file's).
+;; It compiles this file with wabt's wat2wasm (the npm package `wabt`, at
+;; the version pinned in deno.json; a development-time tool only, nothing of
+;; it is a runtime dependency) with SIMD and bulk memory enabled and no name
+;; section, and rewrites wasm_kernels_wasm.ts (see wasm_build.ts). The
+;; runtime validates the module; tests/kernels/wasm_build_test.ts fails when
+;; the embedded bytes are not this file's, and
+;; tests/kernels/wasm_arena_test.ts checks that its exports match this file's.
 ;;
 ;; Every pointer is a byte address in the imported memory; strides
 ;; are in bytes. Unaligned addresses are fine (v128 loads carry no alignment

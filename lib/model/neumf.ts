@@ -2,7 +2,7 @@
  * NeuMF (He et al. 2017): a GMF branch (user ⊙ item embeddings of
  * `numFactors`) and an MLP branch (user and item embeddings of `layers[0]/2`
  * each, concatenated, then ReLU dense layers `layers[1..]`), concatenated as
- * `[gmf, mlp]` into one output unit whose value is the logit. `model: "GMF"`
+ * `[gmf, mlp]` into one output unit whose value is the logit. `kind: "GMF"`
  * or `"MLP"` keeps one branch only.
  *
  * Parameters (a {@linkcode Parameters} set, in this order):
@@ -98,7 +98,7 @@ interface _Buffers {
 }
 
 /**
- * A NeuMF / GMF / MLP model with its optimizer and work buffers.
+ * A NeuMF / GMF / MLP model with its work buffers (its optimizer is built outside, in lib/optim).
  *
  * @example
  * ```ts
@@ -165,7 +165,7 @@ export class NeuMF implements Model {
   #evalBuf: _Buffers | null = null;
 
   /**
-   * Builds and initialises a model, its optimizer and its work buffers.
+   * Builds and initialises a model and its work buffers.
    * @param options See {@linkcode NeuMFOptions}.
    * @throws {RangeError} on an impossible configuration.
    */

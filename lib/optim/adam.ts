@@ -251,7 +251,7 @@ export class Adam implements Optimizer {
  * ```ts
  * import assert from "node:assert/strict";
  * import { Parameters } from "../kernels/parameters.ts";
- *  * import { LazyAdam } from "./adam.ts";
+ * import { LazyAdam } from "./adam.ts";
  * const p = new Parameters([{ name: "emb", shape: [3, 1], sparse: true }]);
  * const opt = new LazyAdam(p, { learningRate: 0.1 });
  * const touched = p.touchedRows("emb")!;

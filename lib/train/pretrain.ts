@@ -61,7 +61,7 @@ export function applyPretraining(
   try {
     model.initFromParts(parts, options);
   } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
+    if (!(e instanceof RangeError) || e.message.includes("the model is")) throw e;
     const part = parts.find((p) => e.message.includes(`the ${p.config.kind}:`));
     throw new RangeError(
       part === undefined

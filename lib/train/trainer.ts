@@ -18,12 +18,7 @@ import type { Model } from "../model/model.ts";
 import { buildModel, modelConfig } from "../model/registry.ts";
 import { buildOptimizer } from "../optim/optimizers.ts";
 import { Prng } from "../random/prng.ts";
-import {
-  type Batch,
-  type DataPipeline,
-  startDataPipeline,
-  type TrainingCycle,
-} from "../pipeline/data_pipeline.ts";
+import { type DataPipeline, startDataPipeline } from "../pipeline/data_pipeline.ts";
 import type { ProcessContext } from "../pipeline/spawn_argv.ts";
 import {
   dataFingerprint,
@@ -282,6 +277,15 @@ async function _setUpModel(run: _Run): Promise<_Trained> {
   } else if (flags.pretrain_gmf !== undefined) {
     const gmf = await loadPretrained(flags.pretrain_gmf);
     const mlp = await loadPretrained(flags.pretrain_mlp!);
+    const expected = [["pretrain_gmf", gmf, "GMF"], ["pretrain_mlp", mlp, "MLP"]] as const;
+    for (const [setting, part, kind] of expected) {
+      if (part.config.kind !== kind) {
+        throw new SettingError(
+          setting,
+          `Cannot pretrain from ${part.dir}: it holds a ${part.config.kind} model, not ${kind}`,
+        );
+      }
+    }
     applyPretraining(model, [gmf, mlp], { alpha: flags.alpha });
     print(
       `pretrained from ${gmf.description} (GMF) and ${mlp.description} (MLP), alpha ${flags.alpha}`,

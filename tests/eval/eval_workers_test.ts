@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import { loadDataset } from "../../lib/data/load_dataset.ts";
 import { evaluateRanking } from "../../lib/eval/evaluate.ts";
 import { startEvalWorkers } from "../../lib/eval/eval_workers.ts";
-import { type LabeledBatch, NeuMF, type NeuMFOptions } from "../../lib/model/neumf.ts";
-import { type BackendChoice, selectBackend } from "../../lib/kernels/select_kernels.ts";
-import { wasmKernelsAvailable } from "../../lib/kernels/wasm_arena.ts";
+import type { LabeledBatch } from "../../lib/model/model.ts";
+import { NeuMF, type NeuMFOptions } from "../../lib/model/neumf.ts";
+import { type BackendChoice, selectKernels } from "../../lib/kernels/select_kernels.ts";
+import { Adam } from "../../lib/optim/adam.ts";
 import { Prng } from "../../lib/random/prng.ts";
+import { backendChoices } from "../kernels/_kernel_sets.ts";
 
 const { dataset } = await loadDataset({
   dataset: "synthetic",
@@ -20,11 +22,12 @@ function trainedModel(backend: BackendChoice, extra: Partial<NeuMFOptions> = {})
   const model = new NeuMF({
     numUsers: dataset.numUsers,
     numItems: dataset.numItems,
-    learningRate: 0.01,
     prng: new Prng(4),
-    backend: selectBackend(backend).backend,
+    kernels: selectKernels(backend),
     ...extra,
   });
+  assert.equal(model.kernels.name, backend);
+  const optimizer = new Adam(model.parameters, { learningRate: 0.01 });
   const prng = new Prng(5);
   const n = 256;
   const batch: LabeledBatch = {
@@ -46,26 +49,19 @@ function trainedModel(backend: BackendChoice, extra: Partial<NeuMFOptions> = {})
         : prng.nextInt(dataset.numItems);
       batch.labels[b] = positive ? 1 : 0;
     }
-    model.trainStep(batch);
+    model.trainStep(batch, { optimizer });
   }
   return model;
 }
 
+/** The backends this machine has (blas needs a CBLAS library and --allow-ffi). */
 function backends(): BackendChoice[] {
-  const out: BackendChoice[] = ["ts"];
-  if (wasmKernelsAvailable()) out.push("wasm");
-  try {
-    selectBackend("blas");
-    out.push("blas");
-  } catch (e) {
-    console.log(`blas backend skipped: ${(e as Error).message}`);
-  }
-  return out;
+  return backendChoices();
 }
 
 Deno.test("startEvalWorkers() gives evaluateRanking()'s bits with 0, 1 and 2 workers", async (t) => {
   for (const backend of backends()) {
-    for (const variant of [{}, { model: "GMF" as const }, { model: "MLP" as const }]) {
+    for (const variant of [{}, { kind: "GMF" as const }, { kind: "MLP" as const }]) {
       await t.step(`${backend} ${JSON.stringify(variant)}`, async () => {
         const model = trainedModel(backend, variant);
         const serial = evaluateRanking(model, dataset);
@@ -127,7 +123,7 @@ Deno.test("a failed or crashed evaluation worker leaves the evaluation complete 
   }
 });
 
-Deno.test("startEvalWorkers() refuses a model of another shape and a bad worker count", () => {
+Deno.test("startEvalWorkers() refuses a model of another shape or backend and a bad worker count", async () => {
   const model = trainedModel("ts");
   assert.throws(() => startEvalWorkers(model, dataset, { workers: -1 }), RangeError);
   const pool = startEvalWorkers(model, dataset, { workers: 0 });
@@ -136,7 +132,14 @@ Deno.test("startEvalWorkers() refuses a model of another shape and a bad worker 
     numItems: dataset.numItems,
     numFactors: 4,
   });
-  return assert.rejects(() => pool.evaluate(other), /Cannot evaluate: the model/);
+  await assert.rejects(() => pool.evaluate(other), /Cannot evaluate: the model/);
+  const elsewhere = new NeuMF({
+    numUsers: dataset.numUsers,
+    numItems: dataset.numItems,
+    kernels: selectKernels("wasm"),
+  });
+  assert.deepEqual(elsewhere.config, model.config);
+  await assert.rejects(() => pool.evaluate(elsewhere), /"backend":"wasm"/);
 });
 
 Deno.test("a loaded data set's evaluation negatives live in shared memory, so the pool does not copy them", () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { evaluateRanking, type Scorer } from "../../lib/eval/evaluate.ts";
+import { evaluateRanking } from "../../lib/eval/evaluate.ts";
+import type { Scorer } from "../../lib/eval/scorer.ts";
 import { popularityScorer } from "../../lib/eval/popularity.ts";
 import type { Dataset } from "../../lib/data/types.ts";
 

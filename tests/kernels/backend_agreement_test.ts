@@ -1,20 +1,14 @@
 import assert from "node:assert/strict";
-import type { Backend } from "../../lib/kernels/gemm.ts";
-import { type LabeledBatch, NeuMF, type NeuMFOptions } from "../../lib/model/neumf.ts";
-import { type BackendChoice, selectBackend } from "../../lib/kernels/select_kernels.ts";
-import { wasmKernelsAvailable } from "../../lib/kernels/wasm_arena.ts";
+import type { Kernels } from "../../lib/kernels/kernels.ts";
+import type { LabeledBatch } from "../../lib/model/model.ts";
+import { NeuMF, type NeuMFOptions } from "../../lib/model/neumf.ts";
+import { buildOptimizer, type OptimizerKind } from "../../lib/optim/optimizers.ts";
 import { Prng } from "../../lib/random/prng.ts";
+import { kernelSets, withPlainMemory } from "./_kernel_sets.ts";
 
-/** The backends this machine has (blas needs a CBLAS library and --allow-ffi). */
-function availableBackends(): [BackendChoice, Backend][] {
-  const out: [BackendChoice, Backend][] = [["ts", selectBackend("ts").backend]];
-  if (wasmKernelsAvailable()) out.push(["wasm", selectBackend("wasm").backend]);
-  try {
-    out.push(["blas", selectBackend("blas").backend]);
-  } catch (e) {
-    console.log(`blas backend skipped: ${(e as Error).message}`);
-  }
-  return out;
+/** The kernel sets this machine has (blas needs a CBLAS library and --allow-ffi), ts first. */
+function availableBackends(): [string, Kernels][] {
+  return kernelSets().map((k) => [k.name, k]);
 }
 
 const NUM_USERS = 40;
@@ -41,25 +35,27 @@ function batches(count: number): LabeledBatch[] {
 }
 
 function train(
-  backend: Backend,
+  kernels: Kernels,
   data: LabeledBatch[],
-  extra: Partial<NeuMFOptions> = {},
+  extra: Partial<NeuMFOptions> & { optimizer: OptimizerKind },
 ): { losses: number[]; values: Float32Array; m: Float32Array; early: Float32Array } {
+  const { optimizer: optimizerKind, ...options } = extra;
   const model = new NeuMF({
     numUsers: NUM_USERS,
     numItems: NUM_ITEMS,
-    learningRate: 0.005,
     maxBatchSize: BATCH,
     prng: new Prng(1),
-    backend,
-    ...extra,
+    kernels,
+    ...options,
   });
+  assert.equal(model.kernels, kernels);
+  const optimizer = buildOptimizer(optimizerKind, model.parameters, { learningRate: 0.005 });
   let early = new Float32Array(0);
   const losses = data.map((b, s) => {
     if (s === _EARLY) early = model.parameters.values.slice();
-    return model.trainStep(b);
+    return model.trainStep(b, { optimizer });
   });
-  const state = model.optimizer.getState();
+  const state = optimizer.getState();
   const m = new Float32Array(model.parameters.size);
   for (const e of model.parameters.entries) m.set(state.m[e.name] ?? [], e.offset);
   return { losses, values: model.parameters.values.slice(), m, early };
@@ -119,7 +115,8 @@ Deno.test("each backend is bit-identical with and without the WebAssembly kernel
       await t.step(`${name} ${optimizer}`, () => {
         const withKernels = train(backend, data, { optimizer });
         const again = train(backend, data, { optimizer });
-        const without = train(backend, data, { optimizer, wasmKernels: false });
+        // The same set on plain arrays: every element-wise kernel runs its TypeScript loop.
+        const without = train(withPlainMemory(backend), data, { optimizer });
         assert.deepEqual(again.losses, withKernels.losses);
         assert.deepEqual(again.values, withKernels.values);
         assert.deepEqual(without.losses, withKernels.losses);
@@ -139,13 +136,12 @@ Deno.test("scoreUserItems() gives the same bits with and without the WebAssembly
         numItems: NUM_ITEMS,
         numFactors: 5,
         layers: [12, 9, 6],
-        learningRate: 0.01,
         maxBatchSize: BATCH,
         prng: new Prng(3),
-        backend,
-        wasmKernels,
+        kernels: wasmKernels ? backend : withPlainMemory(backend),
       });
-      for (const b of data) model.trainStep(b);
+      const optimizer = buildOptimizer("adam", model.parameters, { learningRate: 0.01 });
+      for (const b of data) model.trainStep(b, { optimizer });
       return model;
     };
     const a = make(true);

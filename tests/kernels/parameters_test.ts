@@ -97,7 +97,8 @@ Deno.test("Parameters takes its buffers from the kernel set's memory and carries
     });
   }
   assert.throws(
-    () => new Parameters([{ name: "w", shape: [3] }], { memory: { alloc: () => new Float32Array(2) } }),
+    () =>
+      new Parameters([{ name: "w", shape: [3] }], { memory: { alloc: () => new Float32Array(2) } }),
     RangeError,
   );
 });

@@ -1,21 +1,44 @@
 import assert from "node:assert/strict";
-import { sigmoid, sigmoidBinaryCrossEntropy } from "../../lib/model/loss.ts";
+import type { Kernels, TensorMemory } from "../../lib/kernels/kernels.ts";
+import { tsKernels } from "../../lib/kernels/ts_kernels.ts";
+import { binaryCrossEntropy, sigmoid } from "../../lib/model/loss.ts";
+import { assertSameBits, kernelSets, testMemory } from "../kernels/_kernel_sets.ts";
 import { assertGradient } from "./_grad_check.ts";
 
-Deno.test("sigmoidBinaryCrossEntropy() equals the textbook mean on moderate logits", () => {
-  const z = Float32Array.of(-2, -0.5, 0, 0.5, 3);
-  const y = Int8Array.of(0, 1, 1, 0, 1);
-  let expected = 0;
-  for (let b = 0; b < 5; b++) {
-    const p = 1 / (1 + Math.exp(-z[b]));
-    expected -= y[b] * Math.log(p) + (1 - y[b]) * Math.log(1 - p);
+function from(memory: TensorMemory, values: number[]): Float32Array {
+  const x = memory.alloc(values.length);
+  x.set(values);
+  return x;
+}
+
+/** Runs `fn` as one step per kernel set, each with fresh memory of that set. */
+async function overKernelSets(
+  t: Deno.TestContext,
+  fn: (kernels: Kernels, memory: TensorMemory) => void,
+): Promise<void> {
+  for (const kernels of kernelSets()) {
+    await t.step(kernels.name, () => fn(kernels, testMemory(kernels)));
   }
-  expected /= 5;
-  const loss = sigmoidBinaryCrossEntropy(z, y, { count: 5 });
-  assert.ok(Math.abs(loss - expected) < 1e-12, `${loss} vs ${expected}`);
+}
+
+const PLAIN: TensorMemory = { alloc: (n) => new Float32Array(n) };
+
+Deno.test("kernels.sigmoidCrossEntropy() equals the textbook mean on moderate logits", async (t) => {
+  await overKernelSets(t, (kernels, memory) => {
+    const z = from(memory, [-2, -0.5, 0, 0.5, 3]);
+    const y = Int8Array.of(0, 1, 1, 0, 1);
+    let expected = 0;
+    for (let b = 0; b < 5; b++) {
+      const p = 1 / (1 + Math.exp(-z[b]));
+      expected -= y[b] * Math.log(p) + (1 - y[b]) * Math.log(1 - p);
+    }
+    expected /= 5;
+    const loss = kernels.sigmoidCrossEntropy(z, y, { count: 5 });
+    assert.ok(Math.abs(loss - expected) < 1e-12, `${loss} vs ${expected}`);
+  });
 });
 
-Deno.test("sigmoidBinaryCrossEntropy() is finite and exact at extreme logits", async (t) => {
+Deno.test("kernels.sigmoidCrossEntropy() is finite and exact at extreme logits", async (t) => {
   const cases: [number, number, number][] = [
     [100, 1, 0], // log1p(e^-100) underflows to ~3.7e-44
     [100, 0, 100],
@@ -23,44 +46,76 @@ Deno.test("sigmoidBinaryCrossEntropy() is finite and exact at extreme logits", a
     [-100, 1, 100],
     [1e30, 0, Math.fround(1e30)], // the logit is stored as float32
   ];
-  for (const [z, y, want] of cases) {
-    await t.step(`z=${z} y=${y}`, () => {
-      const grad = new Float32Array(1);
-      const loss = sigmoidBinaryCrossEntropy(Float32Array.of(z), Int8Array.of(y), {
-        count: 1,
-        grad,
+  for (const kernels of kernelSets()) {
+    const memory = testMemory(kernels);
+    for (const [z, y, want] of cases) {
+      await t.step(`${kernels.name} z=${z} y=${y}`, () => {
+        const grad = memory.alloc(1);
+        const loss = kernels.sigmoidCrossEntropy(from(memory, [z]), Int8Array.of(y), {
+          count: 1,
+          grad,
+        });
+        assert.ok(Number.isFinite(loss));
+        assert.ok(Math.abs(loss - want) <= 1e-12 * Math.max(1, want), `${loss}`);
+        assert.ok(Math.abs(grad[0] - (sigmoid(z) - y)) < 1e-12);
       });
-      assert.ok(Number.isFinite(loss));
-      assert.ok(Math.abs(loss - want) <= 1e-12 * Math.max(1, want), `${loss}`);
-      assert.ok(Math.abs(grad[0] - (sigmoid(z) - y)) < 1e-12);
-    });
+    }
   }
 });
 
-Deno.test("sigmoidBinaryCrossEntropy()'s gradient matches central differences, Int8 and Float32 labels (rtol 1e-3)", () => {
-  const z = Float32Array.of(-3, -0.7, 0.1, 0.9, 4, 12);
-  for (const labels of [Int8Array.of(0, 1, 0, 1, 1, 0), Float32Array.of(0.2, 1, 0, 0.5, 1, 0.9)]) {
-    const grad = new Float32Array(6);
-    sigmoidBinaryCrossEntropy(z, labels, { count: 6, grad });
-    assertGradient(() => sigmoidBinaryCrossEntropy(z, labels, { count: 6 }), z, grad, {
-      eps: 1e-2,
-      rtol: 1e-3,
-      atol: 1e-6,
-      label: labels.constructor.name,
-    });
-  }
+Deno.test("kernels.sigmoidCrossEntropy()'s gradient matches central differences, Int8 and Float32 labels (rtol 1e-3), with the ts kernels' bits", async (t) => {
+  const logits = [-3, -0.7, 0.1, 0.9, 4, 12];
+  const soft = [0.2, 1, 0, 0.5, 1, 0.9];
+  const run = (kernels: Kernels, memory: TensorMemory, float: boolean) => {
+    const z = from(memory, logits);
+    const labels = float ? from(memory, soft) : Int8Array.of(0, 1, 0, 1, 1, 0);
+    const grad = memory.alloc(6);
+    const loss = kernels.sigmoidCrossEntropy(z, labels, { count: 6, grad });
+    return { z, labels, grad, loss };
+  };
+  await overKernelSets(t, (kernels, memory) => {
+    for (const float of [false, true]) {
+      const { z, labels, grad, loss } = run(kernels, memory, float);
+      const reference = run(tsKernels, PLAIN, float);
+      assert.ok(Object.is(loss, reference.loss), `${loss} vs ts ${reference.loss}`);
+      assertSameBits(grad, reference.grad, "gradient");
+      assertGradient(() => kernels.sigmoidCrossEntropy(z, labels, { count: 6 }), z, grad, {
+        eps: 1e-2,
+        rtol: 1e-3,
+        atol: 1e-6,
+        label: labels.constructor.name,
+      });
+    }
+  });
 });
 
-Deno.test("sigmoidBinaryCrossEntropy() uses only the first count rows and refuses bad counts", () => {
-  const z = Float32Array.of(0, 50);
-  const y = Int8Array.of(1, 0);
-  assert.ok(Math.abs(sigmoidBinaryCrossEntropy(z, y, { count: 1 }) - Math.LN2) < 1e-12);
-  assert.throws(() => sigmoidBinaryCrossEntropy(z, y, { count: 0 }), RangeError);
-  assert.throws(() => sigmoidBinaryCrossEntropy(z, y, { count: 3 }), RangeError);
-  assert.throws(
-    () => sigmoidBinaryCrossEntropy(z, y, { count: 2, grad: new Float32Array(1) }),
-    RangeError,
-  );
+Deno.test("kernels.sigmoidCrossEntropy() uses only the first count rows and refuses bad counts", async (t) => {
+  await overKernelSets(t, (kernels, memory) => {
+    const z = from(memory, [0, 50]);
+    const y = Int8Array.of(1, 0);
+    assert.ok(Math.abs(kernels.sigmoidCrossEntropy(z, y, { count: 1 }) - Math.LN2) < 1e-12);
+    assert.throws(() => kernels.sigmoidCrossEntropy(z, y, { count: 0 }), RangeError);
+    assert.throws(() => kernels.sigmoidCrossEntropy(z, y, { count: 3 }), RangeError);
+    assert.throws(
+      () => kernels.sigmoidCrossEntropy(z, y, { count: 2, grad: memory.alloc(1) }),
+      RangeError,
+    );
+  });
+});
+
+Deno.test("binaryCrossEntropy.compute() is the kernel set's sigmoid cross-entropy", async (t) => {
+  await overKernelSets(t, (kernels, memory) => {
+    assert.equal(binaryCrossEntropy.name, "bce");
+    const z = from(memory, [-1.5, 0.25, 7]);
+    const labels = Int8Array.of(1, 0, 1);
+    const a = memory.alloc(3);
+    const b = memory.alloc(3);
+    const viaLoss = binaryCrossEntropy.compute(kernels, z, labels, { count: 3, grad: a });
+    const viaKernel = kernels.sigmoidCrossEntropy(z, labels, { count: 3, grad: b });
+    assert.ok(Object.is(viaLoss, viaKernel));
+    assertSameBits(a, b, "gradient");
+    assert.throws(() => binaryCrossEntropy.compute(kernels, z, labels, { count: 0 }), RangeError);
+  });
 });
 
 Deno.test("sigmoid() is symmetric and saturates without overflow", () => {

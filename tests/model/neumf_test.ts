@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
-import { type LabeledBatch, NeuMF, type NeuMFOptions } from "../../lib/model/neumf.ts";
+import type { Kernels } from "../../lib/kernels/kernels.ts";
+import { tsKernels } from "../../lib/kernels/ts_kernels.ts";
+import type { LabeledBatch } from "../../lib/model/model.ts";
+import { NeuMF, type NeuMFOptions } from "../../lib/model/neumf.ts";
+import { Adam } from "../../lib/optim/adam.ts";
+import { buildOptimizer, type OptimizerKind } from "../../lib/optim/optimizers.ts";
 import { Prng } from "../../lib/random/prng.ts";
+import { kernelSets, withPlainMemory } from "../kernels/_kernel_sets.ts";
 import { assertGradient } from "./_grad_check.ts";
 
 /** Replaces the small initial weights with O(1) ones so gradients are well above float32 noise. */
@@ -27,7 +33,7 @@ function randomBatch(prng: Prng, numUsers: number, numItems: number, count: numb
 const SMALL = { numUsers: 4, numItems: 5, numFactors: 3, layers: [6, 5, 3] };
 
 Deno.test("NeuMF declares the named tensors of each variant", async (t) => {
-  const cases: [NeuMFOptions["model"], string[]][] = [
+  const cases: [NeuMFOptions["kind"], string[]][] = [
     ["NeuMF", [
       "mf_user_embedding:4x3",
       "mf_item_embedding:5x3",
@@ -57,9 +63,11 @@ Deno.test("NeuMF declares the named tensors of each variant", async (t) => {
       "output_bias:1",
     ]],
   ];
-  for (const [model, expected] of cases) {
-    await t.step(model!, () => {
-      const m = new NeuMF({ ...SMALL, model });
+  for (const [kind, expected] of cases) {
+    await t.step(kind!, () => {
+      const m = new NeuMF({ ...SMALL, kind });
+      assert.equal(m.config.kind, kind);
+      assert.equal(m.kernels, tsKernels, "the ts kernels by default");
       assert.deepEqual(m.parameters.entries.map((e) => `${e.name}:${e.shape.join("x")}`), expected);
     });
   }
@@ -92,48 +100,54 @@ Deno.test("NeuMF gradients match central differences for every tensor of every v
   const variants: [string, Partial<NeuMFOptions>][] = [
     ["NeuMF", {}],
     ["NeuMF with L2", { mfRegularization: 0.05, mlpRegularization: 0.02 }],
-    ["GMF with L2", { model: "GMF", mfRegularization: 0.1 }],
-    ["MLP", { model: "MLP" }],
-    ["MLP with L2", { model: "MLP", mlpRegularization: 0.07 }],
-    ["MLP without hidden layers", { model: "MLP", layers: [6] }],
+    ["GMF with L2", { kind: "GMF", mfRegularization: 0.1 }],
+    ["MLP", { kind: "MLP" }],
+    ["MLP with L2", { kind: "MLP", mlpRegularization: 0.07 }],
+    ["MLP without hidden layers", { kind: "MLP", layers: [6] }],
     ["NeuMF, float labels", { numFactors: 2, layers: [4, 4] }],
   ];
-  for (const [name, extra] of variants) {
-    await t.step(name, () => {
-      const model = new NeuMF({ ...SMALL, ...extra, prng: new Prng(1) });
-      randomizeWeights(model, 2);
-      const b = name.includes("float")
-        ? { ...batch, labels: Float32Array.of(1, 0.25, 0.9, 1, 0, 0.5) }
-        : batch;
-      model.computeGradients(b);
-      const grads = model.parameters.grads.slice();
-      let checked = 0;
-      for (const e of model.parameters.entries) {
-        checked += assertGradient(
-          () => model.loss(b),
-          e.values,
-          grads.subarray(e.offset, e.offset + e.length),
-          { label: `${name} ${e.name}` },
-        );
-      }
-      assert.equal(checked, model.parameters.size);
-      for (const table of ["mf_user_embedding", "mlp_user_embedding"]) {
-        if (!model.parameters.has(table)) continue;
-        const e = model.parameters.get(table);
-        const row3 = grads.subarray(e.offset + 3 * e.rowLength, e.offset + 4 * e.rowLength);
-        assert.ok(row3.every((g) => g === 0), `${table} row 3`);
-      }
-    });
+  for (const kernels of kernelSets()) {
+    for (const [name, extra] of variants) {
+      await t.step(`${kernels.name} ${name}`, () => {
+        const model = new NeuMF({ ...SMALL, ...extra, kernels, prng: new Prng(1) });
+        randomizeWeights(model, 2);
+        const b = name.includes("float")
+          ? { ...batch, labels: Float32Array.of(1, 0.25, 0.9, 1, 0, 0.5) }
+          : batch;
+        model.computeGradients(b);
+        const grads = model.parameters.grads.slice();
+        let checked = 0;
+        for (const e of model.parameters.entries) {
+          checked += assertGradient(
+            () => model.loss(b),
+            e.values,
+            grads.subarray(e.offset, e.offset + e.length),
+            { label: `${name} ${e.name}` },
+          );
+        }
+        assert.equal(checked, model.parameters.size);
+        for (const table of ["mf_user_embedding", "mlp_user_embedding"]) {
+          if (!model.parameters.has(table)) continue;
+          const e = model.parameters.get(table);
+          const row3 = grads.subarray(e.offset + 3 * e.rowLength, e.offset + 4 * e.rowLength);
+          assert.ok(row3.every((g) => g === 0), `${table} row 3`);
+        }
+      });
+    }
   }
 });
 
-Deno.test("computeGradients() discards earlier unapplied gradients", () => {
-  const model = new NeuMF({ ...SMALL, prng: new Prng(4) });
-  const b = randomBatch(new Prng(5), 4, 5, 6);
-  model.computeGradients(b);
-  const first = model.parameters.grads.slice();
-  model.computeGradients(b);
-  assert.deepEqual(model.parameters.grads, first);
+Deno.test("computeGradients() discards earlier unapplied gradients", async (t) => {
+  for (const kernels of kernelSets()) {
+    await t.step(kernels.name, () => {
+      const model = new NeuMF({ ...SMALL, kernels, prng: new Prng(4) });
+      const b = randomBatch(new Prng(5), 4, 5, 6);
+      model.computeGradients(b);
+      const first = model.parameters.grads.slice();
+      model.computeGradients(b);
+      assert.deepEqual(model.parameters.grads.slice(), first);
+    });
+  }
 });
 
 Deno.test("NeuMF overfits a tiny synthetic problem within a few hundred steps", async (t) => {
@@ -153,75 +167,81 @@ Deno.test("NeuMF overfits a tiny synthetic problem within a few hundred steps", 
       batch.labels[b] = (u * 3 + i * 5) % 7 < 3 ? 1 : 0;
     }
   }
-  for (
-    const [optimizer, learningRate] of [["adam", 0.01], ["lazy_adam", 0.01], ["sgd", 1]] as const
-  ) {
-    for (const model of ["NeuMF", "GMF", "MLP"] as const) {
-      await t.step(`${model} ${optimizer}`, () => {
-        const m = new NeuMF({
-          numUsers,
-          numItems,
-          model,
-          optimizer,
-          learningRate,
-          prng: new Prng(6),
+  for (const kernels of kernelSets()) {
+    for (
+      const [optimizerKind, learningRate] of [["adam", 0.01], ["lazy_adam", 0.01], [
+        "sgd",
+        1,
+      ]] as const
+    ) {
+      for (const kind of ["NeuMF", "GMF", "MLP"] as const) {
+        await t.step(`${kernels.name} ${kind} ${optimizerKind}`, () => {
+          const m = new NeuMF({ numUsers, numItems, kind, kernels, prng: new Prng(6) });
+          const optimizer = buildOptimizer(optimizerKind, m.parameters, { learningRate });
+          const first = m.trainStep(batch, { optimizer });
+          let last = first;
+          for (let s = 0; s < 400; s++) last = m.trainStep(batch, { optimizer });
+          assert.ok(Math.abs(first - Math.LN2) < 0.01, `initial loss ${first}`);
+          assert.ok(last < 0.25 * first, `loss ${first} → ${last}`);
         });
-        const first = m.trainStep(batch);
-        let last = first;
-        for (let s = 0; s < 400; s++) last = m.trainStep(batch);
-        assert.ok(Math.abs(first - Math.LN2) < 0.01, `initial loss ${first}`);
-        assert.ok(last < 0.25 * first, `loss ${first} → ${last}`);
-      });
+      }
     }
   }
 });
 
-Deno.test("scoreUserItems() agrees with predict() within 1e-5 for every variant, after training", async (t) => {
+Deno.test("scoreUserItems() agrees with predict() within 1e-5 for every variant and kernel set, after training", async (t) => {
   const numUsers = 20;
   const numItems = 60;
-  const variants: Partial<NeuMFOptions>[] = [
+  // `plainMemory`: the set's kernels on plain arrays (no WebAssembly fast path).
+  const variants: (Partial<NeuMFOptions> & { plainMemory?: boolean })[] = [
     {},
-    { model: "GMF" },
-    { model: "MLP" },
-    { model: "MLP", layers: [8] },
+    { kind: "GMF" },
+    { kind: "MLP" },
+    { kind: "MLP", layers: [8] },
     { layers: [8] },
     { numFactors: 5, layers: [10, 7, 5] },
-    { wasmKernels: false },
-    { model: "GMF", numFactors: 7, wasmKernels: false },
-    { model: "MLP", wasmKernels: false },
+    { plainMemory: true },
+    { kind: "GMF", numFactors: 7, plainMemory: true },
+    { kind: "MLP", plainMemory: true },
   ];
-  for (const extra of variants) {
-    await t.step(JSON.stringify(extra), () => {
-      const model = new NeuMF({
-        numUsers,
-        numItems,
-        learningRate: 0.01,
-        prng: new Prng(7),
-        ...extra,
-      });
-      const prng = new Prng(8);
-      for (let s = 0; s < 200; s++) model.trainStep(randomBatch(prng, numUsers, numItems, 64));
-      const items = new Int32Array(numItems + 3);
-      for (let i = 0; i < items.length; i++) items[i] = (i * 7) % numItems; // repeats
-      const fast = new Float32Array(items.length);
-      const full = new Float32Array(items.length);
-      let maxLogit = 0;
-      for (let u = 0; u < numUsers; u++) {
-        model.scoreUserItems(u, items, { out: fast });
-        model.predict(
-          { users: new Int32Array(items.length).fill(u), items, count: items.length },
-          full,
-        );
-        for (let c = 0; c < items.length; c++) {
-          assert.ok(
-            Math.abs(fast[c] - full[c]) <= 1e-5,
-            `user ${u} item ${items[c]}: ${fast[c]} vs ${full[c]}`,
-          );
-          maxLogit = Math.max(maxLogit, Math.abs(full[c]));
+  for (const kernels of kernelSets()) {
+    for (const { plainMemory, ...extra } of variants) {
+      const label = JSON.stringify(plainMemory ? { ...extra, plainMemory } : extra);
+      await t.step(`${kernels.name} ${label}`, () => {
+        const model = new NeuMF({
+          numUsers,
+          numItems,
+          prng: new Prng(7),
+          kernels: plainMemory ? withPlainMemory(kernels) : kernels,
+          ...extra,
+        });
+        const optimizer = new Adam(model.parameters, { learningRate: 0.01 });
+        const prng = new Prng(8);
+        for (let s = 0; s < 200; s++) {
+          model.trainStep(randomBatch(prng, numUsers, numItems, 64), { optimizer });
         }
-      }
-      assert.ok(maxLogit > 0.5, `trained logits are not trivial (${maxLogit})`);
-    });
+        const items = new Int32Array(numItems + 3);
+        for (let i = 0; i < items.length; i++) items[i] = (i * 7) % numItems; // repeats
+        const fast = new Float32Array(items.length);
+        const full = new Float32Array(items.length);
+        let maxLogit = 0;
+        for (let u = 0; u < numUsers; u++) {
+          model.scoreUserItems(u, items, { out: fast });
+          model.predict(
+            { users: new Int32Array(items.length).fill(u), items, count: items.length },
+            full,
+          );
+          for (let c = 0; c < items.length; c++) {
+            assert.ok(
+              Math.abs(fast[c] - full[c]) <= 1e-5,
+              `user ${u} item ${items[c]}: ${fast[c]} vs ${full[c]}`,
+            );
+            maxLogit = Math.max(maxLogit, Math.abs(full[c]));
+          }
+        }
+        assert.ok(maxLogit > 0.5, `trained logits are not trivial (${maxLogit})`);
+      });
+    }
   }
 });
 
@@ -235,7 +255,7 @@ Deno.test("scoreUserItems() refreshes its cache after training and honours count
     items: Int32Array.of(4, 0),
     labels: Int8Array.of(1, 1),
     count: 2,
-  });
+  }, { optimizer: new Adam(model.parameters) });
   const after = new Float32Array(3).fill(NaN);
   model.scoreUserItems(1, items, { out: after, count: 2 });
   const full = new Float32Array(2);
@@ -246,88 +266,148 @@ Deno.test("scoreUserItems() refreshes its cache after training and honours count
 });
 
 Deno.test("the same seed gives identical parameters and an identical loss sequence", async (t) => {
-  for (const optimizer of ["adam", "lazy_adam", "sgd"] as const) {
-    await t.step(optimizer, () => {
-      const run = (seed: number) => {
-        const model = new NeuMF({ numUsers: 30, numItems: 40, optimizer, prng: new Prng(seed) });
-        const init = model.parameters.values.slice();
-        const prng = new Prng(100);
-        const losses: number[] = [];
-        for (let s = 0; s < 30; s++) losses.push(model.trainStep(randomBatch(prng, 30, 40, 32)));
-        return { init, losses, final: model.parameters.values.slice() };
+  for (const kernels of kernelSets()) {
+    for (const optimizerKind of ["adam", "lazy_adam", "sgd"] as const) {
+      await t.step(`${kernels.name} ${optimizerKind}`, () => {
+        const run = (seed: number) => {
+          const model = new NeuMF({ numUsers: 30, numItems: 40, kernels, prng: new Prng(seed) });
+          const optimizer = buildOptimizer(optimizerKind, model.parameters);
+          const init = model.parameters.values.slice();
+          const prng = new Prng(100);
+          const losses: number[] = [];
+          for (let s = 0; s < 30; s++) {
+            losses.push(model.trainStep(randomBatch(prng, 30, 40, 32), { optimizer }));
+          }
+          return { init, losses, final: model.parameters.values.slice() };
+        };
+        const a = run(1);
+        const b = run(1);
+        assert.deepEqual(b.init, a.init);
+        assert.deepEqual(b.losses, a.losses);
+        assert.deepEqual(b.final, a.final);
+        assert.notDeepEqual(run(2).init, a.init);
+      });
+    }
+  }
+});
+
+Deno.test("lazy_adam and sgd leave rows outside the batch untouched while adam keeps moving them", async (t) => {
+  for (const kernels of kernelSets()) {
+    await t.step(kernels.name, () => {
+      const steps = (optimizerKind: OptimizerKind) => {
+        const model = new NeuMF({ numUsers: 3, numItems: 4, kernels, prng: new Prng(10) });
+        const optimizer = buildOptimizer(optimizerKind, model.parameters);
+        model.trainStep({
+          users: Int32Array.of(0),
+          items: Int32Array.of(0),
+          labels: Int8Array.of(1),
+          count: 1,
+        }, { optimizer });
+        const row0 = model.parameters.get("mf_user_embedding").values.slice(0, 8);
+        model.trainStep({
+          users: Int32Array.of(1),
+          items: Int32Array.of(1),
+          labels: Int8Array.of(0),
+          count: 1,
+        }, { optimizer });
+        return { row0, after: model.parameters.get("mf_user_embedding").values.slice(0, 8) };
       };
-      const a = run(1);
-      const b = run(1);
-      assert.deepEqual(b.init, a.init);
-      assert.deepEqual(b.losses, a.losses);
-      assert.deepEqual(b.final, a.final);
-      assert.notDeepEqual(run(2).init, a.init);
+      const lazy = steps("lazy_adam");
+      assert.deepEqual(lazy.after, lazy.row0);
+      const sgd = steps("sgd");
+      assert.deepEqual(sgd.after, sgd.row0);
+      const dense = steps("adam");
+      assert.notDeepEqual(dense.after, dense.row0);
     });
   }
 });
 
-Deno.test("lazy_adam and sgd leave rows outside the batch untouched while adam keeps moving them", () => {
-  const steps = (optimizer: "adam" | "lazy_adam" | "sgd") => {
-    const model = new NeuMF({ numUsers: 3, numItems: 4, optimizer, prng: new Prng(10) });
-    model.trainStep({
-      users: Int32Array.of(0),
-      items: Int32Array.of(0),
-      labels: Int8Array.of(1),
-      count: 1,
+Deno.test("batches larger than maxBatchSize grow the buffers and give the same results", async (t) => {
+  for (const kernels of kernelSets()) {
+    await t.step(kernels.name, () => {
+      const make = (maxBatchSize: number) =>
+        new NeuMF({ numUsers: 10, numItems: 12, maxBatchSize, kernels, prng: new Prng(11) });
+      const small = make(4);
+      const big = make(64);
+      const smallOptimizer = new Adam(small.parameters);
+      const bigOptimizer = new Adam(big.parameters);
+      const prng = new Prng(12);
+      for (let s = 0; s < 3; s++) {
+        const b = randomBatch(prng, 10, 12, 37);
+        assert.equal(
+          small.trainStep(b, { optimizer: smallOptimizer }),
+          big.trainStep(b, { optimizer: bigOptimizer }),
+        );
+      }
+      const b = randomBatch(prng, 10, 12, 50);
+      const x = new Float32Array(50);
+      const y = new Float32Array(50);
+      make(4).predict(b, x); // chunked through the 4-row buffers
+      make(64).predict(b, y);
+      assert.deepEqual(x, y);
     });
-    const row0 = model.parameters.get("mf_user_embedding").values.slice(0, 8);
-    model.trainStep({
-      users: Int32Array.of(1),
-      items: Int32Array.of(1),
-      labels: Int8Array.of(0),
-      count: 1,
-    });
-    return { row0, after: model.parameters.get("mf_user_embedding").values.slice(0, 8) };
+  }
+});
+
+Deno.test("trainStep() runs the forward and backward pass with the given loss, then the given optimizer's step once", () => {
+  const model = new NeuMF({ ...SMALL, prng: new Prng(13) });
+  const batch = randomBatch(new Prng(14), 4, 5, 6);
+  const before = model.parameters.values.slice();
+  let steps = 0;
+  let gradsAtStep = new Float32Array(0);
+  const stepper = {
+    step() {
+      steps++;
+      gradsAtStep = model.parameters.grads.slice();
+    },
   };
-  const lazy = steps("lazy_adam");
-  assert.deepEqual(lazy.after, lazy.row0);
-  const sgd = steps("sgd");
-  assert.deepEqual(sgd.after, sgd.row0);
-  const dense = steps("adam");
-  assert.notDeepEqual(dense.after, dense.row0);
-});
-
-Deno.test("batches larger than maxBatchSize grow the buffers and give the same results", () => {
-  const make = (maxBatchSize: number) =>
-    new NeuMF({ numUsers: 10, numItems: 12, maxBatchSize, prng: new Prng(11) });
-  const small = make(4);
-  const big = make(64);
-  const prng = new Prng(12);
-  for (let s = 0; s < 3; s++) {
-    const b = randomBatch(prng, 10, 12, 37);
-    assert.equal(small.trainStep(b), big.trainStep(b));
+  const doubled = {
+    name: "2·bce",
+    compute(
+      kernels: Kernels,
+      logits: Float32Array,
+      labels: Int8Array | Float32Array,
+      options: { count: number; grad?: Float32Array | null },
+    ) {
+      const loss = kernels.sigmoidCrossEntropy(logits, labels, options);
+      const grad = options.grad ?? null;
+      if (grad !== null) { for (let b = 0; b < options.count; b++) grad[b] *= 2; }
+      return 2 * loss;
+    },
+  };
+  const loss = model.trainStep(batch, { optimizer: stepper, loss: doubled });
+  assert.equal(steps, 1);
+  assert.deepEqual(model.parameters.values, before, "the stepper applied nothing");
+  assert.ok(Math.abs(loss - 2 * model.loss(batch)) <= 1e-12 * Math.abs(loss));
+  const reference = new NeuMF({ ...SMALL, prng: new Prng(13) });
+  reference.computeGradients(batch);
+  for (let i = 0; i < gradsAtStep.length; i++) {
+    const want = 2 * reference.parameters.grads[i];
+    assert.ok(Math.abs(gradsAtStep[i] - want) <= 1e-6 * (1 + Math.abs(want)), `gradient ${i}`);
   }
-  const b = randomBatch(prng, 10, 12, 50);
-  const x = new Float32Array(50);
-  const y = new Float32Array(50);
-  make(4).predict(b, x); // chunked through the 4-row buffers
-  make(64).predict(b, y);
-  assert.deepEqual(x, y);
 });
 
 Deno.test("NeuMF refuses impossible configurations and ids outside the tables", () => {
   assert.throws(() => new NeuMF({ numUsers: 0, numItems: 5 }), RangeError);
   assert.throws(() => new NeuMF({ numUsers: 2, numItems: 5, layers: [7, 4] }), RangeError);
-  assert.throws(() => new NeuMF({ numUsers: 2, numItems: 5, model: "XYZ" as "GMF" }), RangeError);
-  assert.throws(
-    () => new NeuMF({ numUsers: 2, numItems: 5, optimizer: "rmsprop" as "adam" }),
-    RangeError,
-  );
+  assert.throws(() => new NeuMF({ numUsers: 2, numItems: 5, kind: "XYZ" as "GMF" }), RangeError);
   assert.throws(() => new NeuMF({ numUsers: 2, numItems: 5, mfRegularization: -1 }), RangeError);
+  assert.throws(() => new NeuMF({ numUsers: 2, numItems: 5, maxBatchSize: 0 }), RangeError);
   const m = new NeuMF({ numUsers: 2, numItems: 5 });
+  // The optimizer is built outside the model now; an unknown one is refused there.
+  assert.throws(() => buildOptimizer("rmsprop" as "adam", m.parameters), RangeError);
+  const optimizer = new Adam(m.parameters);
   const bad = {
     users: Int32Array.of(0, 2),
     items: Int32Array.of(0, 1),
     labels: Int8Array.of(1, 0),
     count: 2,
   };
-  assert.throws(() => m.trainStep(bad), RangeError);
-  assert.throws(() => m.trainStep({ ...bad, users: Int32Array.of(0, 1), count: 3 }), RangeError);
+  assert.throws(() => m.trainStep(bad, { optimizer }), RangeError);
+  assert.throws(
+    () => m.trainStep({ ...bad, users: Int32Array.of(0, 1), count: 3 }, { optimizer }),
+    RangeError,
+  );
   assert.throws(
     () => m.scoreUserItems(2, Int32Array.of(0), { out: new Float32Array(1) }),
     RangeError,
