@@ -12,7 +12,7 @@
  */
 
 import type { Kernels, TensorMemory } from "./kernels.ts";
-import { tsKernels } from "./ts_kernels.ts";
+import { plainMemory, tsKernels } from "./ts_kernels.ts";
 import { TouchedRows } from "./touched_rows.ts";
 
 /** Declares one named tensor. */
@@ -105,7 +105,7 @@ export class Parameters {
     options: { kernels?: Kernels; memory?: TensorMemory } = {},
   ) {
     this.kernels = options.kernels ?? tsKernels;
-    this.memory = options.memory ?? { alloc: (length: number) => new Float32Array(length) };
+    this.memory = options.memory ?? plainMemory;
     let total = 0;
     const layout: { spec: ParameterSpec; offset: number; length: number }[] = [];
     for (const spec of specs) {

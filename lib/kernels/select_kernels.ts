@@ -9,6 +9,7 @@
  */
 
 import { openBlasBackend } from "./blas.ts";
+import type { Backend } from "./gemm.ts";
 import type { Kernels } from "./kernels.ts";
 import { tsKernels } from "./ts_kernels.ts";
 import { wasmKernelsAvailable } from "./wasm_arena.ts";
@@ -36,8 +37,18 @@ export function isBackendChoice(value: unknown): value is BackendChoice {
 }
 
 let _blas: ReturnType<typeof openBlasBackend> | undefined;
-const _wasmSets = new Map<string, Kernels>();
-const _blasSets = new Map<string, Kernels>();
+/** Kernel sets made so far, by description (one per product and thread count). */
+const _sets = new Map<string, Kernels>();
+
+/** The WebAssembly-element-wise set over `gemm` described by `description`, made once. */
+function _wasmSet(gemm: Backend, name: "wasm" | "blas", description: string): Kernels {
+  let set = _sets.get(description);
+  if (set === undefined) {
+    set = makeWasmKernels(gemm, { name, description });
+    _sets.set(description, set);
+  }
+  return set;
+}
 
 /**
  * The kernel set for `choice`. `blas` when no BLAS library loads, and
@@ -63,7 +74,7 @@ export function selectKernels(
     if (!wasmKernelsAvailable()) {
       throw new Error("Cannot use --backend wasm: this runtime lacks WebAssembly SIMD");
     }
-    return _wasmKernels("wasm (WebAssembly SIMD sgemm and element-wise kernels)");
+    return _wasmSet(wasmBackend, "wasm", "wasm (WebAssembly SIMD sgemm and element-wise kernels)");
   }
   let permitted = true;
   try {
@@ -78,12 +89,7 @@ export function selectKernels(
     const threads = `${blas.threads} thread${blas.threads === 1 ? "" : "s"}`;
     const description =
       `blas (${blas.library} sgemm, ${threads}; WebAssembly SIMD element-wise kernels)`;
-    let set = _blasSets.get(description);
-    if (set === undefined) {
-      set = makeWasmKernels(blas, { name: "blas", description });
-      _blasSets.set(description, set);
-    }
-    return set;
+    return _wasmSet(blas, "blas", description);
   }
   if (choice === "blas") {
     const why = !permitted
@@ -94,18 +100,11 @@ export function selectKernels(
     throw new Error(`Cannot use --backend blas: ${why}`);
   }
   if (wasmKernelsAvailable()) {
-    return _wasmKernels(
+    return _wasmSet(
+      wasmBackend,
+      "wasm",
       "wasm (WebAssembly SIMD sgemm and element-wise kernels; no BLAS library found)",
     );
   }
   return tsKernels;
-}
-
-function _wasmKernels(description: string): Kernels {
-  let set = _wasmSets.get(description);
-  if (set === undefined) {
-    set = makeWasmKernels(wasmBackend, { name: "wasm", description });
-    _wasmSets.set(description, set);
-  }
-  return set;
 }

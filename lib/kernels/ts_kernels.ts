@@ -18,28 +18,24 @@ import type {
 } from "./kernels.ts";
 import type { TouchedRows } from "./touched_rows.ts";
 
-/** Plain zeroed arrays. */
-const _plainMemory: TensorMemory = { alloc: (length) => new Float32Array(length) };
+/**
+ * Plain zeroed arrays: the `ts` set's memory, and every set's where its own
+ * cannot be had.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { plainMemory } from "./ts_kernels.ts";
+ * assert.ok(plainMemory.alloc(3).buffer instanceof ArrayBuffer);
+ * ```
+ */
+export const plainMemory: TensorMemory = { alloc: (length) => new Float32Array(length) };
 
 /** Smallest normal float32; Adam moments below it are flushed to zero. */
 const _FLT_MIN = 1.1754943508222875e-38;
 
 // Column sums of the bias gradient, float64, grown as needed.
 let _sums = new Float64Array(64);
-
-function _checkIds(action: string, ids: Int32Array, count: number, rows: number): void {
-  if (ids.length < count) {
-    throw new RangeError(`Cannot ${action}: ${count} ids requested, the array holds ${ids.length}`);
-  }
-  for (let b = 0; b < count; b++) {
-    const id = ids[b];
-    if (id < 0 || id >= rows) {
-      throw new RangeError(
-        `Cannot ${action}: id ${id} at position ${b} is outside the table's ${rows} rows`,
-      );
-    }
-  }
-}
 
 /**
  * Checks the ids of a gather (or scatter) against a table of `rows` rows.
@@ -58,7 +54,18 @@ export function checkRowIds(
   ids: Int32Array,
   options: { count: number; rows: number },
 ): void {
-  _checkIds(action, ids, options.count, options.rows);
+  const { count, rows } = options;
+  if (ids.length < count) {
+    throw new RangeError(`Cannot ${action}: ${count} ids requested, the array holds ${ids.length}`);
+  }
+  for (let b = 0; b < count; b++) {
+    const id = ids[b];
+    if (id < 0 || id >= rows) {
+      throw new RangeError(
+        `Cannot ${action}: id ${id} at position ${b} is outside the table's ${rows} rows`,
+      );
+    }
+  }
 }
 
 function _bceInt8(
@@ -124,7 +131,7 @@ export const tsKernels: Kernels = {
   description: "ts (TypeScript sgemm and element-wise kernels)",
 
   memory(_plan: MemoryPlan): TensorMemory {
-    return _plainMemory;
+    return plainMemory;
   },
 
   sgemm: tsBackend.sgemm,
@@ -168,7 +175,7 @@ export const tsKernels: Kernels = {
     const { dim, count, out } = options;
     const stride = options.stride ?? dim;
     const offset = options.offset ?? 0;
-    _checkIds("gather embedding rows", ids, count, table.length / dim);
+    checkRowIds("gather embedding rows", ids, { count, rows: table.length / dim });
     for (let b = 0; b < count; b++) {
       const src = ids[b] * dim;
       const dst = offset + b * stride;
@@ -184,7 +191,7 @@ export const tsKernels: Kernels = {
     const { dim, count, src } = options;
     const stride = options.stride ?? dim;
     const offset = options.offset ?? 0;
-    _checkIds("scatter embedding gradients", ids, count, grads.length / dim);
+    checkRowIds("scatter embedding gradients", ids, { count, rows: grads.length / dim });
     for (let b = 0; b < count; b++) {
       const dst = ids[b] * dim;
       const from = offset + b * stride;
@@ -202,7 +209,7 @@ export const tsKernels: Kernels = {
     const { dim, count } = options;
     const grads = options.grads ?? null;
     const scale = options.gradScale ?? 0;
-    _checkIds("compute the embedding penalty", ids, count, table.length / dim);
+    checkRowIds("compute the embedding penalty", ids, { count, rows: table.length / dim });
     let sum = 0;
     for (let b = 0; b < count; b++) {
       const base = ids[b] * dim;

@@ -19,12 +19,9 @@ import type {
   ScoreRowsOptions,
   TensorMemory,
 } from "./kernels.ts";
-import { checkRowIds, tsKernels } from "./ts_kernels.ts";
+import { checkRowIds, plainMemory, tsKernels } from "./ts_kernels.ts";
 import type { TouchedRows } from "./touched_rows.ts";
 import { WasmArena, wasmArenaOf } from "./wasm_arena.ts";
-
-/** Plain zeroed arrays (when no arena can be made). */
-const _plainMemory: TensorMemory = { alloc: (length) => new Float32Array(length) };
 
 /**
  * A kernel set whose element-wise kernels run WebAssembly SIMD on arena
@@ -61,9 +58,9 @@ export function makeWasmKernels(
 
     memory(plan: MemoryPlan): TensorMemory {
       const bytes = plan.scratchBytes + plan.idsBytes + 4 * plan.floats + (1 << 20);
-      if (bytes > 2 ** 32) return _plainMemory;
+      if (bytes > 2 ** 32) return plainMemory;
       const arena = WasmArena.create({ bytes });
-      if (arena === null) return _plainMemory;
+      if (arena === null) return plainMemory;
       arena.scratch(plan.scratchBytes, 0);
       arena.scratch(plan.idsBytes, 1);
       return arena;

@@ -64,6 +64,8 @@ export interface PretrainedPart {
   config: ModelConfig;
   /** Its tensors, by name. */
   tensors: Readonly<Record<string, Float32Array>>;
+  /** Where it came from, for messages (default "the <kind>"). */
+  label?: string;
 }
 
 /** A recommender model. */

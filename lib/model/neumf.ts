@@ -345,35 +345,42 @@ export class NeuMF implements Model {
    * `α·b_GMF + (1 − α)·b_MLP`.
    * @param parts One GMF and one MLP, in either order.
    * @param options `alpha`: the GMF's weight in the output layer.
-   * @throws {RangeError} naming the part that does not fit (`which`: its kind).
+   * @throws {RangeError} naming the part that does not fit (its `label`).
    */
   initFromParts(parts: readonly PretrainedPart[], options: { alpha: number }): void {
     const config = this.config;
-    const fail = (which: string, why: string) => {
-      throw new RangeError(`Cannot pretrain from the ${which}: ${why}`);
+    if (config.kind !== "NeuMF") {
+      throw new RangeError(`Cannot pretrain: the model is ${config.kind}, not NeuMF`);
+    }
+    const fail = (part: PretrainedPart | undefined, kind: string, why: string): never => {
+      throw new RangeError(`Cannot pretrain from ${part?.label ?? `the ${kind}`}: ${why}`);
     };
-    if (config.kind !== "NeuMF") fail(config.kind, `the model is ${config.kind}, not NeuMF`);
     const find = (kind: NeuMFKind) => {
       const part = parts.find((p) => p.config.kind === kind);
       if (part === undefined) {
-        fail(kind, `no ${kind} among the parts (${parts.map((p) => p.config.kind).join(", ")})`);
+        return fail(
+          part,
+          kind,
+          `no ${kind} among the parts (${parts.map((p) => p.config.kind).join(", ")})`,
+        );
       }
-      const c = part!.config as NeuMFConfig;
+      const c = part.config as NeuMFConfig;
       if (c.numUsers !== config.numUsers || c.numItems !== config.numItems) {
         fail(
+          part,
           kind,
           `it has ${c.numUsers} users × ${c.numItems} items, the data ${config.numUsers} × ${config.numItems}`,
         );
       }
-      return { config: c, tensor: (name: string) => part!.tensors[name] };
+      return { part, config: c, tensor: (name: string) => part.tensors[name] };
     };
     const gmf = find("GMF");
     const mlp = find("MLP");
     if (gmf.config.numFactors !== config.numFactors) {
-      fail("GMF", `num_factors ${gmf.config.numFactors}, expected ${config.numFactors}`);
+      fail(gmf.part, "GMF", `num_factors ${gmf.config.numFactors}, expected ${config.numFactors}`);
     }
     if (mlp.config.layers.join() !== config.layers.join()) {
-      fail("MLP", `layers ${mlp.config.layers}, expected ${config.layers}`);
+      fail(mlp.part, "MLP", `layers ${mlp.config.layers}, expected ${config.layers}`);
     }
     const alpha = options.alpha;
     const values: Record<string, Float32Array> = {};

@@ -13,7 +13,7 @@ import type { Kernels } from "../kernels/kernels.ts";
 import { type BackendChoice, selectKernels } from "../kernels/select_kernels.ts";
 import type { Prng } from "../random/prng.ts";
 import type { Model, ModelConfig, ModelSpec } from "./model.ts";
-import { NeuMF, type NeuMFKind } from "./neumf.ts";
+import { NeuMF, type NeuMFConfig, type NeuMFKind } from "./neumf.ts";
 
 /** The hyper-parameters a model may take from the trainer's flags. */
 export interface ModelHyperParameters {
@@ -70,15 +70,15 @@ function _neumf(kind: NeuMFKind, summary: string, pretrainedFrom?: readonly stri
       mlpRegularization: h.mlpRegularization,
     }),
     build: (config, kernels, o) => {
-      const c = config as ModelConfig & Partial<Record<string, unknown>>;
+      const c = config as NeuMFConfig;
       return new NeuMF({
         kind,
         numUsers: c.numUsers,
         numItems: c.numItems,
-        numFactors: c.numFactors as number,
-        layers: c.layers as number[],
-        mfRegularization: c.mfRegularization as number,
-        mlpRegularization: c.mlpRegularization as number,
+        numFactors: c.numFactors,
+        layers: c.layers,
+        mfRegularization: c.mfRegularization,
+        mlpRegularization: c.mlpRegularization,
         kernels,
         ...(o.prng === undefined ? {} : { prng: o.prng }),
         ...(o.maxBatchSize === undefined ? {} : { maxBatchSize: o.maxBatchSize }),

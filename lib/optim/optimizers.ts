@@ -27,7 +27,7 @@ export interface OptimizerOptions {
 const _BUILDERS: Record<OptimizerKind, (p: Parameters, o: OptimizerOptions) => Optimizer> = {
   adam: (p, o) => new Adam(p, o),
   lazy_adam: (p, o) => new LazyAdam(p, o),
-  sgd: (p, o) => new Sgd(p, o.learningRate === undefined ? {} : { learningRate: o.learningRate }),
+  sgd: (p, o) => new Sgd(p, o),
 };
 
 /**

@@ -39,6 +39,7 @@ export async function loadPretrained(dir: string): Promise<LoadedPart> {
     config: checkpoint.meta.model,
     tensors: checkpointTensors(checkpoint),
     description: `${dir} (${hasBest ? "best" : "last"} epoch, ${epoch})`,
+    label: `${dir} (${checkpoint.meta.model.kind})`,
     dir,
   };
 }
@@ -58,15 +59,5 @@ export function applyPretraining(
       `Cannot pretrain a ${model.config.kind} model: it has no pretraining recipe`,
     );
   }
-  try {
-    model.initFromParts(parts, options);
-  } catch (e) {
-    if (!(e instanceof RangeError) || e.message.includes("the model is")) throw e;
-    const part = parts.find((p) => e.message.includes(`the ${p.config.kind}:`));
-    throw new RangeError(
-      part === undefined
-        ? e.message
-        : e.message.replace(`the ${part.config.kind}:`, `${part.dir} (${part.config.kind}):`),
-    );
-  }
+  model.initFromParts(parts, options);
 }

@@ -92,6 +92,8 @@ interface _Run {
   dataset: Dataset;
   numCycles: number;
   resumed: LoadedModelCheckpoint | undefined;
+  /** The trainer's computed defaults, resolved once. */
+  defaults: ReturnType<typeof resolveTrainerDefaults>;
 }
 
 /** The model side of a run (absent when a test plugs in its own loop). */
@@ -127,6 +129,7 @@ export async function runTrainer(
     dataset,
     numCycles: Math.ceil(flags.train_epochs / flags.epochs_between_evals),
     resumed,
+    defaults: resolveTrainerDefaults(flags, { cores: navigator.hardwareConcurrency }),
   };
   const trained = options.makeLoop === undefined ? await _setUpModel(run) : undefined;
   const loop = trained?.loop ?? options.makeLoop!(dataset, seed);
@@ -332,7 +335,7 @@ async function _setUpModel(run: _Run): Promise<_Trained> {
 /** Publishes the run's files and starts (or, standalone, prints) the generator. */
 function _startPipeline(run: _Run, startCycle: number): Promise<DataPipeline> {
   const { flags, dataset, options, print } = run;
-  const resolved = resolveTrainerDefaults(flags, { cores: navigator.hardwareConcurrency });
+  const resolved = run.defaults;
   return startDataPipeline({
     cacheDir: resolved.cacheDir,
     dataDir: flags.data_dir,
@@ -362,7 +365,7 @@ function _startPipeline(run: _Run, startCycle: number): Promise<DataPipeline> {
 /** The evaluation workers beside the trainer's thread (null when there are none). */
 function _startEvalPool(run: _Run, model: Model): EvalWorkerPool | null {
   const { flags, dataset } = run;
-  const { evalWorkers } = resolveTrainerDefaults(flags, { cores: navigator.hardwareConcurrency });
+  const { evalWorkers } = run.defaults;
   if (evalWorkers === 0) return null;
   return startEvalWorkers(model, dataset, {
     workers: evalWorkers,

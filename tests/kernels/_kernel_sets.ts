@@ -11,6 +11,7 @@ import type { Kernels, TensorMemory } from "../../lib/kernels/kernels.ts";
 import { type BackendChoice, selectKernels } from "../../lib/kernels/select_kernels.ts";
 import { tsKernels } from "../../lib/kernels/ts_kernels.ts";
 import { wasmKernelsAvailable } from "../../lib/kernels/wasm_arena.ts";
+import type { Prng } from "../../lib/random/prng.ts";
 
 let _sets: Kernels[] | undefined;
 
@@ -67,4 +68,28 @@ export function assertSameBits(a: Float32Array, b: Float32Array, label: string):
       );
     }
   }
+}
+
+/** Runs `fn` as one step per kernel set, each with fresh memory of that set. */
+export async function overKernelSets(
+  t: Deno.TestContext,
+  fn: (kernels: Kernels, memory: TensorMemory) => void,
+): Promise<void> {
+  for (const kernels of kernelSets()) {
+    await t.step(kernels.name, () => fn(kernels, testMemory(kernels)));
+  }
+}
+
+/** An array of `memory` holding `values`. */
+export function from(memory: TensorMemory, values: number[]): Float32Array {
+  const x = memory.alloc(values.length);
+  x.set(values);
+  return x;
+}
+
+/** An array of `memory` with `n` draws of N(0, scale²). */
+export function randomArray(memory: TensorMemory, n: number, prng: Prng, scale = 1): Float32Array {
+  const x = memory.alloc(n);
+  for (let i = 0; i < n; i++) x[i] = scale * prng.nextGaussian();
+  return x;
 }

@@ -7,33 +7,10 @@
  */
 
 import assert from "node:assert/strict";
-import type { Kernels, TensorMemory } from "../../lib/kernels/kernels.ts";
 import { TouchedRows } from "../../lib/kernels/touched_rows.ts";
 import { Prng } from "../../lib/random/prng.ts";
 import { assertGradient } from "../model/_grad_check.ts";
-import { kernelSets, testMemory } from "./_kernel_sets.ts";
-
-function randomArray(memory: TensorMemory, n: number, prng: Prng): Float32Array {
-  const x = memory.alloc(n);
-  for (let i = 0; i < n; i++) x[i] = prng.nextGaussian();
-  return x;
-}
-
-function from(memory: TensorMemory, values: number[]): Float32Array {
-  const x = memory.alloc(values.length);
-  x.set(values);
-  return x;
-}
-
-/** Runs `fn` as one step per kernel set, each with fresh memory of that set. */
-async function overKernelSets(
-  t: Deno.TestContext,
-  fn: (k: Kernels, memory: TensorMemory) => void,
-): Promise<void> {
-  for (const k of kernelSets()) {
-    await t.step(k.name, () => fn(k, testMemory(k)));
-  }
-}
+import { from, overKernelSets, randomArray } from "./_kernel_sets.ts";
 
 Deno.test("gatherRows() copies rows into a strided, offset buffer", async (t) => {
   await overKernelSets(t, (k, memory) => {

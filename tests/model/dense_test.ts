@@ -3,20 +3,8 @@ import type { Kernels, TensorMemory } from "../../lib/kernels/kernels.ts";
 import { tsKernels } from "../../lib/kernels/ts_kernels.ts";
 import { Dense } from "../../lib/model/dense.ts";
 import { Prng } from "../../lib/random/prng.ts";
-import { assertSameBits, kernelSets, testMemory } from "../kernels/_kernel_sets.ts";
+import { assertSameBits, from, overKernelSets, randomArray } from "../kernels/_kernel_sets.ts";
 import { assertGradient } from "./_grad_check.ts";
-
-function randomArray(memory: TensorMemory, n: number, prng: Prng, scale = 1): Float32Array {
-  const x = memory.alloc(n);
-  for (let i = 0; i < n; i++) x[i] = scale * prng.nextGaussian();
-  return x;
-}
-
-function from(memory: TensorMemory, values: number[]): Float32Array {
-  const x = memory.alloc(values.length);
-  x.set(values);
-  return x;
-}
 
 function makeLayer(
   inputs: number,
@@ -33,16 +21,6 @@ function makeLayer(
     kernelGrad: memory.alloc(inputs * outputs),
     biasGrad: memory.alloc(outputs),
   }, { kernels });
-}
-
-/** Runs `fn` as one step per kernel set, each with fresh memory of that set. */
-async function overKernelSets(
-  t: Deno.TestContext,
-  fn: (kernels: Kernels, memory: TensorMemory) => void,
-): Promise<void> {
-  for (const kernels of kernelSets()) {
-    await t.step(kernels.name, () => fn(kernels, testMemory(kernels)));
-  }
 }
 
 Deno.test("Dense.forward() computes y = x·W + b with W stored [inputs × outputs]", async (t) => {

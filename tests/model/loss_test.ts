@@ -2,24 +2,14 @@ import assert from "node:assert/strict";
 import type { Kernels, TensorMemory } from "../../lib/kernels/kernels.ts";
 import { tsKernels } from "../../lib/kernels/ts_kernels.ts";
 import { binaryCrossEntropy, sigmoid } from "../../lib/model/loss.ts";
-import { assertSameBits, kernelSets, testMemory } from "../kernels/_kernel_sets.ts";
+import {
+  assertSameBits,
+  from,
+  kernelSets,
+  overKernelSets,
+  testMemory,
+} from "../kernels/_kernel_sets.ts";
 import { assertGradient } from "./_grad_check.ts";
-
-function from(memory: TensorMemory, values: number[]): Float32Array {
-  const x = memory.alloc(values.length);
-  x.set(values);
-  return x;
-}
-
-/** Runs `fn` as one step per kernel set, each with fresh memory of that set. */
-async function overKernelSets(
-  t: Deno.TestContext,
-  fn: (kernels: Kernels, memory: TensorMemory) => void,
-): Promise<void> {
-  for (const kernels of kernelSets()) {
-    await t.step(kernels.name, () => fn(kernels, testMemory(kernels)));
-  }
-}
 
 const PLAIN: TensorMemory = { alloc: (n) => new Float32Array(n) };
 

@@ -4,7 +4,7 @@ import { Parameters, type ParameterSpec } from "../../lib/kernels/parameters.ts"
 import { TouchedRows } from "../../lib/kernels/touched_rows.ts";
 import { Adam, LazyAdam } from "../../lib/optim/adam.ts";
 import { updatePlan } from "../../lib/optim/_update_plan.ts";
-import { kernelSets, testMemory } from "../kernels/_kernel_sets.ts";
+import { overKernelSets, testMemory } from "../kernels/_kernel_sets.ts";
 
 // Expected values below were computed by hand (float64) from
 // m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², lr_t = lr·√(1−β2^t)/(1−β1^t),
@@ -24,14 +24,6 @@ function close(actual: ArrayLike<number>, expected: number[], what: string): voi
 /** Tensors in the memory of `kernels` (so the WebAssembly sets run their Adam kernel). */
 function params(specs: ParameterSpec[], kernels: Kernels): Parameters {
   return new Parameters(specs, { kernels, memory: testMemory(kernels, 1 << 12) });
-}
-
-/** Runs `fn` as one step per kernel set. */
-async function overKernelSets(
-  t: Deno.TestContext,
-  fn: (kernels: Kernels) => void,
-): Promise<void> {
-  for (const kernels of kernelSets()) await t.step(kernels.name, () => fn(kernels));
 }
 
 Deno.test("Adam takes the hand-computed steps and zeroes the gradients", (t) =>

@@ -5,21 +5,13 @@ import { TouchedRows } from "../../lib/kernels/touched_rows.ts";
 import { Adam } from "../../lib/optim/adam.ts";
 import { Sgd } from "../../lib/optim/sgd.ts";
 import { updatePlan } from "../../lib/optim/_update_plan.ts";
-import { kernelSets, testMemory } from "../kernels/_kernel_sets.ts";
+import { overKernelSets, testMemory } from "../kernels/_kernel_sets.ts";
 
 /** Tensors in the memory of `kernels` (the plain ts set when not given). */
 function params(specs: ParameterSpec[], kernels?: Kernels): Parameters {
   return kernels === undefined
     ? new Parameters(specs)
     : new Parameters(specs, { kernels, memory: testMemory(kernels, 1 << 12) });
-}
-
-/** Runs `fn` as one step per kernel set. */
-async function overKernelSets(
-  t: Deno.TestContext,
-  fn: (kernels: Kernels) => void,
-): Promise<void> {
-  for (const kernels of kernelSets()) await t.step(kernels.name, () => fn(kernels));
 }
 
 function tableWithDense(kernels?: Kernels): Parameters {
