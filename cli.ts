@@ -10,11 +10,22 @@
  * @module
  */
 
-import { type FlagDefs, formatHelp, parseFlags, type ParseResult } from "./lib/flags/flags.ts";
 import {
+  type FlagDefs,
+  formatHelp,
+  parseFlags,
+  type ParseOptions,
+  type ParseResult,
+} from "./lib/flags/flags.ts";
+import { parseEvaluateArgs, parseTrainerArgs } from "./lib/flags/run_flagfile.ts";
+import { evaluateCheckpoint } from "./lib/train/evaluate_checkpoint.ts";
+import {
+  type BackendChoice,
   checkDataFlags,
   checkTrainerFlags,
+  defaultCacheDir,
   DOWNLOAD_FLAGS,
+  EVALUATE_FLAGS,
   EXPORT_FLAGS,
   GENERATOR_FLAGS,
   INSPECT_FLAGS,
@@ -29,12 +40,15 @@ import { runGenerator } from "./lib/pipeline/generator.ts";
 import { drawSeed, loadDatasetFromFlags } from "./lib/train/load_data.ts";
 import { summarize } from "./lib/data/load_dataset.ts";
 import { downloadDataset, formatProgress } from "./lib/data/download.ts";
+import { formatProgressLine } from "./lib/report/progress_line.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 interface Command {
   summary: string;
   flags: FlagDefs;
-  run(parsed: ParseResult<FlagDefs>, signal: AbortSignal): Promise<number>;
+  /** Parses the command's arguments (default: `parseFlags` against `flags`). */
+  parse?: (args: string[], options: ParseOptions) => ParseResult<FlagDefs>;
+  run(parsed: ParseResult<FlagDefs>, signal: AbortSignal, args: string[]): Promise<number>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -42,10 +56,14 @@ const COMMANDS: Record<string, Command> = {
     summary:
       "Train a recommender (NeuMF by default); spawns `ncf generator` for its training data.",
     flags: TRAINER_FLAGS,
+    parse: (args, options) =>
+      parseTrainerArgs(args, { readTextFile: options.readTextFile ?? Deno.readTextFileSync }),
     async run(parsed, signal) {
       const flags = parsed.values as ParseResult<typeof TRAINER_FLAGS>["values"];
       checkTrainerFlags(flags);
+      flags.cache_dir ??= defaultCacheDir(_getEnv);
       const bar = _progressBar();
+      _activeBar = bar;
       await runTrainer(flags, {
         signal,
         print: (line) => {
@@ -66,6 +84,7 @@ const COMMANDS: Record<string, Command> = {
     flags: GENERATOR_FLAGS,
     async run(parsed, signal) {
       const flags = parsed.values as ParseResult<typeof GENERATOR_FLAGS>["values"];
+      flags.cache_dir ??= defaultCacheDir(_getEnv);
       const result = await runGenerator(flags, { signal });
       if (result.outcome === "orphaned") {
         console.error(`ncf generator: stopped: ${result.reason}`);
@@ -87,6 +106,39 @@ const COMMANDS: Record<string, Command> = {
         onProgress: _progressPrinter(flags.dataset),
       });
       console.log(JSON.stringify(summarize(dataset, numInteractions)));
+      return 0;
+    },
+  },
+  evaluate: {
+    summary: "Measure a trained model's HR@10 and NDCG@10 without training, on its run's data " +
+      "(from the run's saved flags) or on the data set the data flags name.",
+    flags: EVALUATE_FLAGS,
+    async run(parsed, signal, args) {
+      parseFlags(args, EVALUATE_FLAGS, { readTextFile: Deno.readTextFileSync }); // only these flags
+      const merged = parseEvaluateArgs(args, { readTextFile: Deno.readTextFileSync });
+      const flags = merged.values;
+      checkDataFlags(flags);
+      const result = await evaluateCheckpoint(flags.model_dir!, {
+        data: flags,
+        sameData: merged.sameData,
+        backend: (parsed.values as { backend: BackendChoice }).backend,
+        signal,
+        onWarning: (m) => console.error(`warning: ${m}`),
+      });
+      const where = merged.sameData ? "its run's data" : `--dataset ${flags.dataset}`;
+      console.log(
+        `epoch ${result.epoch}  HR@10 ${result.hr.toFixed(4)}  NDCG@10 ${result.ndcg.toFixed(4)}` +
+          `  (${result.users} users, ${where})`,
+      );
+      if (result.recorded !== undefined && merged.sameData) {
+        console.log(
+          `recorded at epoch ${result.recorded.epoch}  HR@10 ${result.recorded.hr.toFixed(4)}` +
+            `  NDCG@10 ${result.recorded.ndcg.toFixed(4)}`,
+        );
+      }
+      if (result.skippedUsers > 0) {
+        console.error(`note: ${result.skippedUsers} users of the data are unknown to the model`);
+      }
       return 0;
     },
   },
@@ -130,6 +182,11 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
+/** Reads an environment variable (the CLI's only reader of the environment's defaults). */
+function _getEnv(name: string): string | undefined {
+  return Deno.env.get(name);
+}
+
 function _progressPrinter(label: string) {
   if (!Deno.stderr.isTerminal()) return undefined;
   const encoder = new TextEncoder();
@@ -143,22 +200,25 @@ function _progressPrinter(label: string) {
   };
 }
 
-/** A one-line progress bar on stderr when it is a terminal. */
+/** The progress line on screen, cleared before any message is written. */
+let _activeBar: { clear(): void } | undefined;
+
+/** A one-line progress bar on stderr when it is a terminal, fitted to its width. */
 function _progressBar() {
   if (!Deno.stderr.isTerminal()) return undefined;
   const encoder = new TextEncoder();
   let shown = false;
   const write = (text: string) => Deno.stderr.writeSync(encoder.encode(text));
+  const columns = () => {
+    try {
+      return Deno.consoleSize().columns;
+    } catch {
+      return 80;
+    }
+  };
   return {
     show(p: TrainingProgress) {
-      const width = 30;
-      const done = Math.min(width, Math.round((p.batches / Math.max(1, p.batchCount)) * width));
-      const rate = Math.round(p.examplesPerSecond).toLocaleString("en-US");
-      write(
-        `\r\x1b[2Kcycle ${p.cycle + 1}/${p.numCycles} [${"#".repeat(done)}${
-          ".".repeat(width - done)
-        }] ${p.batches}/${p.batchCount} batches  ${rate} ex/s  ETA ${p.etaSeconds.toFixed(0)} s`,
-      );
+      write(`\r\x1b[2K${formatProgressLine(p, { columns: columns() })}`);
       shown = true;
     },
     clear() {
@@ -168,8 +228,8 @@ function _progressBar() {
   };
 }
 
-function _mainHelp(): string {
-  const lines = [
+function _overview(): string {
+  return [
     `ncf ${denoJson.version}: Neural Collaborative Filtering (NeuMF) from implicit feedback.`,
     "",
     "Usage: ncf <command> [flags]",
@@ -177,12 +237,23 @@ function _mainHelp(): string {
     "Commands:",
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`),
     "",
+    "Run 'ncf <command> --help' (or 'ncf help <command>') for a command's flags.",
     "Exit codes: 0 success, 1 failure, 2 usage error, 130 SIGINT, 143 SIGTERM.",
-  ];
-  for (const [name, c] of Object.entries(COMMANDS)) {
-    lines.push("", "-".repeat(72), formatHelp(`ncf ${name}`, c.flags, { summary: c.summary }));
-  }
-  return lines.join("\n");
+  ].join("\n");
+}
+
+function _commandHelp(name: string, command: Command): string {
+  return formatHelp(`ncf ${name}`, command.flags, { summary: command.summary });
+}
+
+function _findCommand(name: string): Command | undefined {
+  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
+
+function _unknownCommand(name: string): number {
+  console.error(`ncf: unknown command '${name}' (expected ${Object.keys(COMMANDS).join(", ")})`);
+  console.error("Run 'ncf --help' for usage.");
+  return 2;
 }
 
 const _SIGNAL_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -199,24 +270,35 @@ function _errorMessage(e: unknown): string {
 /** Runs the CLI on `args` and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    console.log(_mainHelp());
-    return name === undefined ? 2 : 0;
+  if (name === undefined) {
+    console.error(_overview());
+    return 2;
+  }
+  if (name === "--help" || name === "-h" || name === "--help=true") {
+    console.log(_overview());
+    return 0;
+  }
+  if (name === "help") {
+    if (rest.length === 0) {
+      console.log(_overview());
+      return 0;
+    }
+    const topic = _findCommand(rest[0]);
+    if (topic === undefined || rest.length > 1) return _unknownCommand(rest.join(" "));
+    console.log(_commandHelp(rest[0], topic));
+    return 0;
   }
   if (name === "--version") {
     console.log(`ncf ${denoJson.version}`);
     return 0;
   }
-  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (command === undefined) {
-    console.error(`ncf: unknown command '${name}' (expected ${Object.keys(COMMANDS).join(", ")})`);
-    console.error("Run 'ncf --help' for usage.");
-    return 2;
-  }
+  const command = _findCommand(name);
+  if (command === undefined) return _unknownCommand(name);
   const controller = new AbortController();
   let caught: keyof typeof _SIGNAL_CODES | undefined;
   const listeners = (Object.keys(_SIGNAL_CODES) as (keyof typeof _SIGNAL_CODES)[]).map((sig) => {
     const listener = () => {
+      _activeBar?.clear();
       caught ??= sig;
       controller.abort(new Error(`Cannot continue: interrupted by ${sig}`));
     };
@@ -224,14 +306,17 @@ export async function main(args: string[]): Promise<number> {
     return [sig, listener] as const;
   });
   try {
-    const parsed = parseFlags(rest, command.flags, { readTextFile: Deno.readTextFileSync });
+    const parseOptions = { readTextFile: Deno.readTextFileSync };
+    const parsed = command.parse?.(rest, parseOptions) ??
+      parseFlags(rest, command.flags, parseOptions);
     if (parsed.help) {
-      console.log(formatHelp(`ncf ${name}`, command.flags, { summary: command.summary }));
+      console.log(_commandHelp(name, command));
       return 0;
     }
-    const code = await command.run(parsed, controller.signal);
+    const code = await command.run(parsed, controller.signal, rest);
     return caught === undefined ? code : _SIGNAL_CODES[caught];
   } catch (e) {
+    _activeBar?.clear();
     if (caught !== undefined) {
       console.error(`ncf ${name}: interrupted by ${caught}`);
       return _SIGNAL_CODES[caught];

@@ -73,7 +73,7 @@ interface Best {
   seconds: number;
   exps: number;
   /** A pretrained NeuMF's HR@10 / NDCG@10 before training (its trainer's line). */
-  before?: { hr: number; ndcg: number };
+  before?: { hr: number; ndcg: number } | undefined;
 }
 
 async function train(seed: number, flags: string[], name: string): Promise<Best> {

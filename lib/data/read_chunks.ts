@@ -22,7 +22,7 @@ export interface ReadChunksOptions {
   /** What is being read, for messages ("Cannot read <what>: …"). */
   what: string;
   /** Aborts between chunks. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Bytes per read; default {@linkcode CHUNK_BYTES}. */
   chunkBytes?: number;
 }

@@ -26,15 +26,17 @@ export interface FlagDef<T = unknown> {
   /** The value when the flag is absent; `undefined` for optional flags. */
   default: T | undefined;
   /** Smallest allowed value (numbers, and each list element). */
-  min?: number;
+  min?: number | undefined;
   /** Largest allowed value (numbers, and each list element). */
-  max?: number;
+  max?: number | undefined;
+  /** A bound the value must stay strictly above (`learning_rate` > 0). */
+  above?: number | undefined;
   /** The allowed values of an `enum` flag. */
   choices?: readonly string[];
   /** Parsing fails when a required flag is absent. */
-  required?: boolean;
+  required?: boolean | undefined;
   /** Text shown for the default in help, when it is computed at run time. */
-  defaultText?: string;
+  defaultText?: string | undefined;
   /** Phantom field carrying `T`; never set. */
   readonly __type?: T;
 }
@@ -49,10 +51,11 @@ export type FlagValues<D extends FlagDefs> = {
 
 interface _NumberOptions<T> {
   default?: T;
-  min?: number;
-  max?: number;
-  required?: boolean;
-  defaultText?: string;
+  min?: number | undefined;
+  above?: number | undefined;
+  max?: number | undefined;
+  required?: boolean | undefined;
+  defaultText?: string | undefined;
 }
 
 /**
@@ -175,8 +178,20 @@ export function enumFlag<const C extends readonly string[], O extends { default?
   } as FlagDef<O extends { default: C[number] } ? C[number] : C[number] | undefined>;
 }
 
-function _limits(o: { min?: number; max?: number; required?: boolean; defaultText?: string }) {
-  return { min: o.min, max: o.max, required: o.required, defaultText: o.defaultText };
+function _limits(o: {
+  min?: number | undefined;
+  above?: number | undefined;
+  max?: number | undefined;
+  required?: boolean | undefined;
+  defaultText?: string | undefined;
+}) {
+  return {
+    min: o.min,
+    max: o.max,
+    above: o.above,
+    required: o.required,
+    defaultText: o.defaultText,
+  };
 }
 
 /** Options of {@linkcode parseFlags}. */
@@ -202,7 +217,7 @@ export interface ParseResult<D extends FlagDefs> {
 
 interface _Origin {
   /** A flagfile path and 1-based line, when the flag came from a file. */
-  file?: string;
+  file?: string | undefined;
   line?: number;
 }
 
@@ -237,8 +252,12 @@ export function parseFlags<D extends FlagDefs>(
     for (let i = 0; i < args.length; i++) {
       const arg = args[i];
       const where = origin[i] ?? {};
-      if ((arg === "-h" || arg === "--help") && (options.allowHelp ?? true)) {
-        help = true;
+      const helpValue = _helpFlag(arg);
+      if (helpValue !== undefined && (options.allowHelp ?? true)) {
+        if (helpValue === "bad") {
+          throw new UsageError(`Cannot parse --help: '${_clip(arg)}' is not true or false`);
+        }
+        help = helpValue;
         continue;
       }
       if (!arg.startsWith("--") || arg === "--") {
@@ -297,12 +316,22 @@ export function parseFlags<D extends FlagDefs>(
   const values = {} as Record<string, unknown>;
   for (const [name, def] of Object.entries(defs)) {
     const v = raw.has(name) ? raw.get(name) : _copy(def.default);
-    if (v === undefined && def.required) {
+    if (v === undefined && def.required && !help) {
       throw new UsageError(`Cannot run without --${name}: the flag is required`);
     }
     values[name] = v;
   }
   return { values: values as FlagValues<D>, set, help };
+}
+
+/** `-h`, `--help`, `--help=true|1` → true, `--help=false|0` → false, another value → "bad". */
+function _helpFlag(arg: string): boolean | "bad" | undefined {
+  if (arg === "-h" || arg === "--help") return true;
+  if (!arg.startsWith("--help=")) return undefined;
+  const value = arg.slice("--help=".length);
+  if (value === "true" || value === "1") return true;
+  if (value === "false" || value === "0") return false;
+  return "bad";
 }
 
 function _copy(v: unknown): unknown {
@@ -458,6 +487,7 @@ function _parseNumber(text: string, integer: boolean): number | undefined {
 function _checkRange(n: number, def: FlagDef, fail: (why: string) => never): void {
   if (def.min !== undefined && n < def.min) fail(`${n} is below the minimum ${def.min}`);
   if (def.max !== undefined && n > def.max) fail(`${n} is above the maximum ${def.max}`);
+  if (def.above !== undefined && !(n > def.above)) fail(`${n} is not above ${def.above}`);
 }
 
 /**
@@ -545,13 +575,25 @@ export function formatHelp(
   for (const [name, def] of entries) {
     const placeholder = def.kind === "bool" ? "" : `=<${_placeholder(def)}>`;
     out.push(`  --${name}${placeholder}`);
-    let detail = def.help;
-    if (def.required) detail += " (required)";
-    else if (def.defaultText !== undefined) detail += ` (default: ${def.defaultText})`;
-    else if (def.default !== undefined) detail += ` (default: ${formatFlagValue(def.default)})`;
-    out.push(`      ${detail}`);
+    const notes: string[] = [];
+    const range = _rangeText(def);
+    if (range !== "") notes.push(range);
+    if (def.required) notes.push("required");
+    else if (def.defaultText !== undefined) notes.push(`default: ${def.defaultText}`);
+    else if (def.default !== undefined) notes.push(`default: ${formatFlagValue(def.default)}`);
+    out.push(`      ${def.help}${notes.length === 0 ? "" : ` (${notes.join("; ")})`}`);
   }
   return out.join("\n");
+}
+
+function _rangeText(def: FlagDef): string {
+  const parts: string[] = [];
+  if (def.above !== undefined) parts.push(`> ${def.above}`);
+  if (def.min !== undefined && def.max !== undefined) parts.push(`${def.min}..${def.max}`);
+  else if (def.min !== undefined) parts.push(`>= ${def.min}`);
+  else if (def.max !== undefined) parts.push(`<= ${def.max}`);
+  if (parts.length === 0) return "";
+  return (def.kind === "int_list" ? "each " : "") + parts.join(", ");
 }
 
 function _placeholder(def: FlagDef): string {

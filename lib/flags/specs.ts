@@ -5,6 +5,8 @@
  * @module
  */
 
+import { isAbsolute, join, resolve } from "node:path";
+import { tmpdir } from "node:os";
 import { UsageError } from "../errors.ts";
 import { boolFlag, enumFlag, floatFlag, intFlag, intListFlag, stringFlag } from "./flags.ts";
 import type { FlagValues } from "./flags.ts";
@@ -64,6 +66,21 @@ export const RECOMMEND_FLAGS = {
   backend: enumFlag("Matrix products: blas, wasm, ts or auto.", BACKENDS, { default: "auto" }),
 };
 
+/** Flags of `ncf evaluate` (data flags default to the run's saved ones). */
+export const EVALUATE_FLAGS = {
+  model_dir: stringFlag("Folder of a trained model's checkpoint (and its run's saved flags).", {
+    required: true as const,
+  }),
+  backend: enumFlag("Matrix products: blas, wasm, ts or auto.", BACKENDS, { default: "auto" }),
+  ...DATA_FLAGS,
+};
+
+/** Flags of `ncf show`. */
+export const SHOW_FLAGS = {
+  model_dir: stringFlag("Folder of a trained model's checkpoint.", { required: true as const }),
+  json: boolFlag("Print one JSON object instead of text.", { default: false }),
+};
+
 /** Flags of `ncf export`. */
 export const EXPORT_FLAGS = {
   model_dir: stringFlag("Folder of a trained model's checkpoint.", { required: true as const }),
@@ -106,20 +123,22 @@ const _timeouts = {
 /** Flags of `ncf trainer`. */
 export const TRAINER_FLAGS = {
   ...DATA_FLAGS,
-  cache_dir: stringFlag("Folder of run caches.", { defaultText: "--data_dir" }),
+  cache_dir: stringFlag("Folder of run caches and generator logs.", {
+    defaultText: "$XDG_CACHE_HOME/ncf, else ~/.cache/ncf, else <temp>/ncf",
+  }),
   train_epochs: intFlag("Epochs to train.", { default: 20, min: 1 }),
   epochs_between_evals: intFlag("Epochs per cycle; evaluation follows each cycle.", {
     default: 1,
     min: 1,
   }),
   batch_size: intFlag("Training examples per batch.", { default: 256, min: 1 }),
-  learning_rate: floatFlag("Step size of the optimizer.", { default: 0.001, min: 0 }),
+  learning_rate: floatFlag("Step size of the optimizer.", { default: 0.001, above: 0 }),
   num_factors: intFlag("Embedding size of the GMF branch.", { default: 8, min: 1 }),
   layers: intListFlag("Sizes of the MLP layers; the first is the concatenated embeddings.", {
     default: [64, 32, 16, 8],
     min: 1,
   }),
-  num_neg: intFlag("Negatives sampled per training positive.", { default: 4, min: 0 }),
+  num_neg: intFlag("Negatives sampled per training positive.", { default: 4, min: 1 }),
   hr_threshold: floatFlag("Stop early once HR@10 reaches this.", { min: 0, max: 1 }),
   model: enumFlag(`The model: ${MODELS.join(", ")}.`, MODELS, { default: "NeuMF" }),
   optimizer: enumFlag(
@@ -163,7 +182,15 @@ export const TRAINER_FLAGS = {
   metrics_file: stringFlag("Append one JSON object per evaluation to this file.", {}),
   plot: stringFlag("Draw HR@10, NDCG@10 and loss by epoch into this SVG file.", {}),
   model_dir: stringFlag("Keep a checkpoint here after every evaluation.", {}),
-  resume: boolFlag("Continue from the checkpoint in --model_dir.", { default: false }),
+  resume: boolFlag(
+    "Continue the run in --model_dir (its saved flags apply; raise --train_epochs to extend it).",
+    { default: false },
+  ),
+  overwrite: boolFlag("Replace the checkpoint a --model_dir already holds.", { default: false }),
+  patience: intFlag(
+    "Stop when HR@10 has not improved for this many evaluations (the best checkpoint stays in --model_dir/best).",
+    { min: 1 },
+  ),
   keep_best: boolFlag(
     "Also keep the checkpoint of the best HR@10 so far in --model_dir/best (pretraining starts from it).",
     { default: false },
@@ -190,7 +217,9 @@ export const TRAINER_FLAGS = {
 /** Flags of `ncf generator` (everything else comes from its flagfile). */
 export const GENERATOR_FLAGS = {
   data_dir: stringFlag("Folder of raw data.", { required: true as const }),
-  cache_dir: stringFlag("Folder of run caches.", { defaultText: "--data_dir" }),
+  cache_dir: stringFlag("Folder of run caches and generator logs.", {
+    defaultText: "$XDG_CACHE_HOME/ncf, else ~/.cache/ncf, else <temp>/ncf",
+  }),
   cache_id: stringFlag("The run whose flagfile to read.", { required: true as const }),
   flagfile_timeout: _timeouts.flagfile_timeout,
   parent_pid: intFlag("The trainer's pid, watched when spawned.", { min: 1 }),
@@ -202,7 +231,7 @@ export const GENERATOR_SETTINGS = {
   num_users: intFlag("Users.", { required: true as const, min: 1 }),
   num_items: intFlag("Items.", { required: true as const, min: 2 }),
   num_train_positives: intFlag("Training positives.", { required: true as const, min: 1 }),
-  num_neg: intFlag("Negatives per positive.", { required: true as const, min: 0 }),
+  num_neg: intFlag("Negatives per positive.", { required: true as const, min: 1 }),
   epochs_per_cycle: intFlag("Epochs per cycle.", { required: true as const, min: 1 }),
   num_cycles: intFlag("Cycles to make.", { required: true as const, min: 1 }),
   start_cycle: intFlag("First cycle to make.", { default: 0, min: 0 }),
@@ -281,6 +310,12 @@ export function checkTrainerFlags(values: TrainerFlags): void {
   if (values.keep_best && values.model_dir === undefined) {
     throw new UsageError("Cannot use --keep_best: it needs --model_dir");
   }
+  if (values.resume && values.overwrite) {
+    throw new UsageError("Cannot use --resume with --overwrite: continue the run or replace it");
+  }
+  if (values.overwrite && values.model_dir === undefined) {
+    throw new UsageError("Cannot use --overwrite: it needs --model_dir");
+  }
   if ((values.pretrain_gmf === undefined) !== (values.pretrain_mlp === undefined)) {
     throw new UsageError("Cannot pretrain: --pretrain_gmf and --pretrain_mlp go together");
   }
@@ -346,9 +381,10 @@ export function generatorSettings(
 
 /**
  * The trainer's computed defaults, resolved in one place: `--cache_dir`
- * (default `--data_dir`), `--num_workers` (75% of the cores, at least 1)
- * and `--eval_workers` (one beside the trainer's thread when there is a
- * second core and OpenBLAS is not already using it).
+ * (default {@linkcode defaultCacheDir}, made absolute), `--num_workers`
+ * (75% of the cores, at least 1) and `--eval_workers` (one beside the
+ * trainer's thread when there is a second core and OpenBLAS is not already
+ * using it).
  *
  * @example
  * ```ts
@@ -356,21 +392,43 @@ export function generatorSettings(
  * import { resolveTrainerDefaults, TRAINER_FLAGS } from "./specs.ts";
  * import { parseFlags } from "./flags.ts";
  * const flags = parseFlags([], TRAINER_FLAGS).values;
- * assert.deepEqual(resolveTrainerDefaults(flags, { cores: 8 }), {
- *   cacheDir: "data", numWorkers: 6, evalWorkers: 1,
+ * const env = { XDG_CACHE_HOME: "/home/u/.cache" } as Record<string, string>;
+ * assert.deepEqual(resolveTrainerDefaults(flags, { cores: 8, getEnv: (n) => env[n] }), {
+ *   cacheDir: "/home/u/.cache/ncf", numWorkers: 6, evalWorkers: 1,
  * });
  * ```
  */
 export function resolveTrainerDefaults(
   flags: TrainerFlags,
-  env: { cores: number },
+  env: { cores: number; getEnv?: ((name: string) => string | undefined) | undefined },
 ): { cacheDir: string; numWorkers: number; evalWorkers: number } {
   return {
-    cacheDir: flags.cache_dir ?? flags.data_dir,
+    cacheDir: resolve(flags.cache_dir ?? defaultCacheDir(env.getEnv)),
     numWorkers: flags.num_workers ?? defaultNumWorkers(env.cores),
     evalWorkers: flags.eval_workers ??
       defaultEvalWorkers(env.cores, { blasThreads: flags.blas_threads }),
   };
+}
+
+/**
+ * The default `--cache_dir`, outside the data: `$XDG_CACHE_HOME/ncf`, else
+ * `$HOME/.cache/ncf`, else `ncf` in the temp folder (`getEnv` reads the
+ * environment; without it, the temp folder).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultCacheDir } from "./specs.ts";
+ * assert.equal(defaultCacheDir((n) => n === "HOME" ? "/home/u" : undefined), "/home/u/.cache/ncf");
+ * assert.ok(defaultCacheDir().endsWith("ncf"));
+ * ```
+ */
+export function defaultCacheDir(getEnv?: (name: string) => string | undefined): string {
+  const xdg = getEnv?.("XDG_CACHE_HOME");
+  if (xdg !== undefined && isAbsolute(xdg)) return join(xdg, "ncf");
+  const home = getEnv?.("HOME");
+  if (home !== undefined && isAbsolute(home)) return join(home, ".cache", "ncf");
+  return join(tmpdir(), "ncf");
 }
 
 /**

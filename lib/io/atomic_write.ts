@@ -51,7 +51,7 @@ export function tempPathFor(path: string): string {
 export async function writeFileAtomic(
   path: string,
   data: Uint8Array | string,
-  options: { writer?: FileWriter } = {},
+  options: { writer?: FileWriter | undefined } = {},
 ): Promise<void> {
   const writer = options.writer ?? denoWriter;
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;

@@ -50,21 +50,21 @@ export interface NeuMFOptions {
   /** Number of items (ids 0..numItems-1). */
   numItems: number;
   /** Branches (default "NeuMF"). */
-  kind?: NeuMFKind;
+  kind?: NeuMFKind | undefined;
   /** GMF embedding size (default 8). */
-  numFactors?: number;
+  numFactors?: number | undefined;
   /** MLP sizes: `layers[0]` is the concatenated embedding size (even), the rest are ReLU layers (default [64, 32, 16, 8]). */
-  layers?: readonly number[];
+  layers?: readonly number[] | undefined;
   /** L2 coefficient of the GMF embedding rows looked up (default 0). */
-  mfRegularization?: number;
+  mfRegularization?: number | undefined;
   /** L2 coefficient of the MLP embedding rows looked up (default 0). */
-  mlpRegularization?: number;
+  mlpRegularization?: number | undefined;
   /** Rows the training buffers hold; bigger batches grow them (default 256). */
-  maxBatchSize?: number;
+  maxBatchSize?: number | undefined;
   /** Source of the initial weights (default `new Prng(0)`). */
-  prng?: Prng;
+  prng?: Prng | undefined;
   /** The kernel set (default the TypeScript one); the model's memory is its. */
-  kernels?: Kernels;
+  kernels?: Kernels | undefined;
 }
 
 /** The resolved configuration of a {@linkcode NeuMF}. */

@@ -34,15 +34,15 @@ export interface ModelHyperParameters {
 /** How a model is built. */
 export interface BuildOptions {
   /** The kernel set (default: chosen from `backend`). */
-  kernels?: Kernels;
+  kernels?: Kernels | undefined;
   /** `--backend`, when `kernels` is not given (default "auto"). */
-  backend?: BackendChoice;
+  backend?: BackendChoice | undefined;
   /** OpenBLAS threads of the blas set (default 1). */
-  blasThreads?: number;
+  blasThreads?: number | undefined;
   /** Source of the initial weights. */
-  prng?: Prng;
+  prng?: Prng | undefined;
   /** Rows the training buffers hold at first (default 256). */
-  maxBatchSize?: number;
+  maxBatchSize?: number | undefined;
 }
 
 /** One registry line. */

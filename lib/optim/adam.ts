@@ -42,13 +42,13 @@ import { forEachPlannedRange, type UpdatePlan, updatePlan } from "./_update_plan
 /** Hyper-parameters, with the paper's / Keras' defaults. */
 export interface AdamOptions {
   /** Step size (default 0.001). */
-  learningRate?: number;
+  learningRate?: number | undefined;
   /** First-moment decay (default 0.9). */
-  beta1?: number;
+  beta1?: number | undefined;
   /** Second-moment decay (default 0.999). */
-  beta2?: number;
+  beta2?: number | undefined;
   /** Denominator guard (default 1e-8). */
-  epsilon?: number;
+  epsilon?: number | undefined;
 }
 
 /** State and bookkeeping shared by both optimizers (composition, not inheritance). */

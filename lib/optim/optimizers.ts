@@ -15,13 +15,13 @@ export { type OptimizerKind, OPTIMIZERS };
 /** Hyper-parameters of every optimizer (each takes what it uses). */
 export interface OptimizerOptions {
   /** Step size (default 0.001). */
-  learningRate?: number;
+  learningRate?: number | undefined;
   /** Adam's first-moment decay (default 0.9). */
-  beta1?: number;
+  beta1?: number | undefined;
   /** Adam's second-moment decay (default 0.999). */
-  beta2?: number;
+  beta2?: number | undefined;
   /** Adam's denominator guard (default 1e-8). */
-  epsilon?: number;
+  epsilon?: number | undefined;
 }
 
 const _BUILDERS: Record<OptimizerKind, (p: Parameters, o: OptimizerOptions) => Optimizer> = {

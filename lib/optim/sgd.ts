@@ -20,12 +20,12 @@ import { forEachPlannedRange, type UpdatePlan, updatePlan } from "./_update_plan
 /** Options of {@linkcode Sgd}. */
 export interface SgdOptions {
   /** Step size (default 0.001, the paper's). */
-  learningRate?: number;
+  learningRate?: number | undefined;
   /**
    * Visit only the rows of the sparse tensors that a batch touched (default
    * true; false sweeps every parameter). Both give the same bits.
    */
-  lazy?: boolean;
+  lazy?: boolean | undefined;
 }
 
 /**

@@ -27,7 +27,7 @@ export interface TrainingPlotOptions {
   /** Height in px (default 420, at least 240). */
   height?: number;
   /** The popularity baseline's metrics, drawn as dashed horizontal lines (default: none). */
-  baseline?: { hr: number; ndcg: number };
+  baseline?: { hr: number; ndcg: number } | undefined;
 }
 
 const _FONT = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";

@@ -15,10 +15,10 @@ export interface LoadFromFlagsOptions {
   /** The run's seed (flags.seed, or the one drawn for this run). */
   seed: number;
   /** Warnings (dropped users). */
-  onWarning?: (message: string) => void;
+  onWarning?: ((message: string) => void) | undefined;
   /** Download progress: bytes received and total. */
-  onProgress?: (received: number, total: number | undefined) => void;
-  signal?: AbortSignal;
+  onProgress?: ((received: number, total: number | undefined) => void) | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 /**

@@ -38,24 +38,26 @@ export interface ModelLoopOptions {
   history?: EvalRecord[];
   /** Stop once HR@10 reaches this. */
   hrThreshold?: number;
+  /** Stop once HR@10 has not improved for this many evaluations. */
+  patience?: number | undefined;
   metricsFile?: string;
   plot?: string;
   modelDir?: string;
   /** Also keep the best-HR@10 checkpoint in `modelDir/best`. */
   keepBest?: boolean;
   /** The popularity baseline, drawn on the plot. */
-  baseline?: { hr: number; ndcg: number };
+  baseline?: { hr: number; ndcg: number } | undefined;
   /** Receives report lines. */
   print?: (line: string) => void;
   /** The file-writing seam for checkpoints. */
-  writer?: FileWriter;
+  writer?: FileWriter | undefined;
   /**
    * Evaluates the model (default: `evaluateRanking` on this thread; the
    * trainer passes an evaluation worker pool's).
    */
   evaluate?: (model: Model) => Promise<EvaluationResult>;
   /** Told when evaluation and the checkpoint write begin (fault tests trace it). */
-  onPhase?: (phase: "evaluate" | "checkpoint") => void;
+  onPhase?: ((phase: "evaluate" | "checkpoint") => void) | undefined;
 }
 
 /**
@@ -77,6 +79,7 @@ export class ModelLoop implements TrainingLoop {
   };
 
   #step: { optimizer: Optimizer };
+  #runId = "";
 
   constructor(options: ModelLoopOptions) {
     this.#options = options;
@@ -103,6 +106,11 @@ export class ModelLoop implements TrainingLoop {
     this.#options.evaluate = evaluate;
   }
 
+  /** Names the run in every metrics row from now on (the trainer's cache id). */
+  identifyRun(runId: string): void {
+    this.#runId = runId;
+  }
+
   /** Mean training loss of the current cycle so far. */
   get cycleLoss(): number {
     return this.#examples === 0 ? NaN : this.#lossSum / this.#examples;
@@ -120,7 +128,7 @@ export class ModelLoop implements TrainingLoop {
       : evaluateRanking(o.model, o.dataset);
     const record: EvalRecord = {
       epoch: (cycle.index + 1) * o.run.epochsBetweenEvals,
-      cycle: cycle.index,
+      cycle: cycle.index + 1,
       hr: evaluation.hr,
       ndcg: evaluation.ndcg,
       loss: this.cycleLoss,
@@ -135,12 +143,15 @@ export class ModelLoop implements TrainingLoop {
     this.history.push(record);
     o.print?.(formatEvalLine(record));
     if (o.metricsFile !== undefined) {
-      await Deno.writeTextFile(o.metricsFile, JSON.stringify(record) + "\n", { append: true });
+      const row = { ...record, run_id: this.#runId, seed: o.run.seed };
+      await Deno.writeTextFile(o.metricsFile, JSON.stringify(row) + "\n", { append: true });
     }
     if (o.plot !== undefined) {
       await writeFileAtomic(o.plot, renderTrainingPlot(this.history, { baseline: o.baseline }));
     }
-    const stop = o.hrThreshold !== undefined && record.hr >= o.hrThreshold;
+    const reached = o.hrThreshold !== undefined && record.hr >= o.hrThreshold;
+    const stalled = o.patience !== undefined && evaluationsSinceBest(this.history) >= o.patience;
+    const stop = reached || stalled;
     if (o.modelDir !== undefined) {
       o.onPhase?.("checkpoint");
       const checkpoint = {
@@ -160,11 +171,32 @@ export class ModelLoop implements TrainingLoop {
         await saveModelCheckpoint(join(o.modelDir, BEST_DIR), o, checkpoint);
       }
     }
-    if (stop) {
+    if (reached) {
       o.print?.(`HR@10 ${record.hr.toFixed(4)} ≥ --hr_threshold ${o.hrThreshold}: stopping early`);
+    } else if (stalled) {
+      o.print?.(
+        `HR@10 has not improved for ${o.patience} evaluation(s) (--patience): stopping early`,
+      );
     }
     return stop;
   }
+}
+
+/**
+ * How many evaluations came after the best HR@10 (the first of equals).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { evaluationsSinceBest } from "./model_loop.ts";
+ * assert.equal(evaluationsSinceBest([{ hr: 0.4 }, { hr: 0.5 }, { hr: 0.5 }, { hr: 0.45 }]), 2);
+ * assert.equal(evaluationsSinceBest([]), 0);
+ * ```
+ */
+export function evaluationsSinceBest(history: readonly { hr: number }[]): number {
+  let best = 0;
+  for (let i = 1; i < history.length; i++) if (history[i].hr > history[best].hr) best = i;
+  return history.length === 0 ? 0 : history.length - 1 - best;
 }
 
 /**

@@ -8,7 +8,12 @@
 
 import type { TrainerFlags } from "../flags/specs.ts";
 import { generatorSettings, resolveTrainerDefaults } from "../flags/specs.ts";
+import { join, resolve } from "node:path";
+import { CHECKPOINT_FILE } from "./checkpoint_file.ts";
 import { SettingError } from "../errors.ts";
+import { formatRunFlagfile, RUN_FLAGFILE } from "../flags/run_flagfile.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
+import { checkOutputPaths } from "./output_paths.ts";
 import { drawSeed, loadDatasetFromFlags } from "./load_data.ts";
 import type { Dataset } from "../data/types.ts";
 import { evaluateRanking } from "../eval/evaluate.ts";
@@ -28,7 +33,7 @@ import {
   restoreModelState,
   restoreOptimizerState,
 } from "./model_checkpoint.ts";
-import { ModelLoop } from "./model_loop.ts";
+import { BEST_DIR, ModelLoop } from "./model_loop.ts";
 import type { TrainingLoop } from "./training_loop.ts";
 import { applyPretraining, loadPretrained } from "./pretrain.ts";
 
@@ -42,24 +47,24 @@ export interface TrainingProgress {
   batches: number;
   batchCount: number;
   examplesPerSecond: number;
-  /** Seconds left in this cycle at the current rate. */
+  /** Seconds left in the whole run (evaluations included) at this session's pace so far. */
   etaSeconds: number;
 }
 
 /** Options of {@linkcode runTrainer}. */
 export interface TrainerOptions {
   /** Aborted on SIGINT/SIGTERM. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Receives each line the trainer reports. */
   print?: (line: string) => void;
   /** Receives progress about every 100 ms while a cycle trains. */
-  progress?: (p: TrainingProgress) => void;
+  progress?: ((p: TrainingProgress) => void) | undefined;
   /** Replaces the model's training loop (tests of the pipeline). */
   makeLoop?: (dataset: Dataset, seed: number) => TrainingLoop;
   /** Overrides how this process was started (tests). */
   processContext?: ProcessContext;
   /** Told when each phase begins (`NCF_TRACE=1` prints them for fault tests). */
-  onPhase?: (phase: "train" | "evaluate" | "checkpoint") => void;
+  onPhase?: ((phase: "train" | "evaluate" | "checkpoint") => void) | undefined;
 }
 
 /** One cycle's numbers. */
@@ -78,7 +83,7 @@ export interface TrainerResult {
   /** Every evaluation, resumed ones included (empty with `makeLoop`). */
   history: EvalRecord[];
   /** The most-popular baseline on the same evaluation. */
-  baseline?: { hr: number; ndcg: number };
+  baseline?: { hr: number; ndcg: number } | undefined;
   /** The backend's description. */
   backend?: string;
 }
@@ -118,8 +123,10 @@ export async function runTrainer(
   options: TrainerOptions = {},
 ): Promise<TrainerResult> {
   const print = options.print ?? (() => {});
+  await checkOutputPaths(flags);
   const resumed = flags.resume ? await loadModelCheckpoint(flags.model_dir!) : undefined;
   const seed = _chooseSeed(flags, resumed, print);
+  if (flags.model_dir !== undefined) await _saveRunFlags(flags, seed);
   const dataset = await _loadData(flags, { seed, print, signal: options.signal });
   const run: _Run = {
     flags,
@@ -154,13 +161,13 @@ export async function runTrainer(
     await pipeline.close({ success: false });
     throw e;
   }
+  trained?.loop.identifyRun(pipeline.cacheId);
   trained?.loop.useEvaluator((m) =>
     evalPool !== null ? evalPool.evaluate(m) : Promise.resolve(evaluateRanking(m, dataset))
   );
   print(
-    `run ${pipeline.cacheId}: cycles ${startCycle}..${
-      run.numCycles - 1
-    } of ${flags.epochs_between_evals} epochs` +
+    `run ${pipeline.cacheId}: cycles ${startCycle + 1}..${run.numCycles}, ` +
+      `${flags.epochs_between_evals} epoch(s) each` +
       (pipeline.generatorPid === undefined ? "" : `, generator pid ${pipeline.generatorPid}`) +
       (evalPool === null ? "" : `, ${evalPool.workers + 1} evaluation threads`) +
       ` (log ${pipeline.paths.generatorLog})`,
@@ -173,6 +180,16 @@ export async function runTrainer(
   }
   _reportEnd(run, pipeline, result.history, trained?.baseline);
   return { ...result, cacheId: pipeline.cacheId, cycles };
+}
+
+/**
+ * Saves the run's effective flags as `<model_dir>/flags`; on `--overwrite`,
+ * first drops the replaced run's best checkpoint.
+ */
+async function _saveRunFlags(flags: TrainerFlags, seed: number): Promise<void> {
+  const dir = flags.model_dir!;
+  if (flags.overwrite) await Deno.remove(join(dir, BEST_DIR), { recursive: true }).catch(() => {});
+  await writeFileAtomic(join(dir, RUN_FLAGFILE), formatRunFlagfile(flags, { seed }));
 }
 
 /** The run's seed: the checkpoint's on resume (a different `seed` is refused), else the flag's, else drawn. */
@@ -323,7 +340,8 @@ async function _setUpModel(run: _Run): Promise<_Trained> {
     ...(flags.metrics_file === undefined ? {} : { metricsFile: flags.metrics_file }),
     ...(flags.plot === undefined ? {} : { plot: flags.plot }),
     ...(flags.model_dir === undefined ? {} : { modelDir: flags.model_dir }),
-    keepBest: flags.keep_best,
+    keepBest: flags.keep_best || flags.patience !== undefined,
+    patience: flags.patience,
     baseline,
     print,
     ...(run.options.onPhase === undefined ? {} : { onPhase: run.options.onPhase }),
@@ -383,10 +401,13 @@ async function _trainCycles(
   const { options, print, numCycles } = run;
   let success = false;
   const cycles: CycleReport[] = [];
+  let sessionStart = NaN;
+  let firstCycle = 0;
   try {
     for await (const cycle of pipeline.cycles()) {
       options.onPhase?.("train");
       const started = performance.now();
+      if (Number.isNaN(sessionStart)) (sessionStart = started, firstCycle = cycle.index);
       let examples = 0;
       let batches = 0;
       let lastProgress = started;
@@ -397,13 +418,16 @@ async function _trainCycles(
         if (options.progress !== undefined && performance.now() - lastProgress > 100) {
           lastProgress = performance.now();
           const rate = examples / ((lastProgress - started) / 1000);
+          // The whole run's remaining time, evaluations included, from this session's pace.
+          const done = cycle.index - firstCycle + batches / cycle.manifest.batch_count;
+          const elapsed = (lastProgress - sessionStart) / 1000;
           options.progress({
             cycle: cycle.index,
             numCycles,
             batches,
             batchCount: cycle.manifest.batch_count,
             examplesPerSecond: rate,
-            etaSeconds: (cycle.manifest.example_count - examples) / rate,
+            etaSeconds: elapsed * (numCycles - firstCycle - done) / done,
           });
         }
       }
@@ -445,6 +469,18 @@ function _reportEnd(
     `best HR@10 ${best.hr.toFixed(4)}  NDCG@10 ${best.ndcg.toFixed(4)} at epoch ${best.epoch}` +
       (baseline === undefined ? "" : `  (most-popular baseline HR@10 ${baseline.hr.toFixed(4)})`),
   );
+  const { flags } = run;
+  const last = history[history.length - 1];
+  if (flags.model_dir !== undefined) {
+    const dir = resolve(flags.model_dir);
+    run.print(`checkpoint (epoch ${last.epoch}): ${join(dir, CHECKPOINT_FILE)}`);
+    if (flags.keep_best || flags.patience !== undefined) {
+      run.print(`best checkpoint (epoch ${best.epoch}): ${join(dir, BEST_DIR, CHECKPOINT_FILE)}`);
+    }
+    run.print(`run flags: ${join(dir, RUN_FLAGFILE)}`);
+  }
+  if (flags.metrics_file !== undefined) run.print(`metrics: ${resolve(flags.metrics_file)}`);
+  if (flags.plot !== undefined) run.print(`plot: ${resolve(flags.plot)}`);
 }
 
 function _checkResumable(

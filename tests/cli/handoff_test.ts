@@ -174,7 +174,7 @@ Deno.test("a bad flag exits 2 naming it, and a flagfile error names file:line", 
     assert.match(odd.stderr, /--layers 63,32,16,8/);
     const help = await runCli(["trainer", "--help"]);
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /--heartbeat_timeout=<float>\n.*\(default: 30\)/);
+    assert.match(help.stdout, /--heartbeat_timeout=<float>\n.*\(>= 1; default: 30\)/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

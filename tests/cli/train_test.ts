@@ -61,7 +61,7 @@ Deno.test("a short run on synthetic data beats the most-popular baseline and wri
       syntheticItems: 300,
       numEvalNegatives: 99,
     });
-    const u = dataset.userIds.indexOf(7);
+    const u = (dataset.userIds as Float64Array).indexOf(7);
     const seen = new Set([
       ...dataset.trainItems.subarray(dataset.trainOffsets[u], dataset.trainOffsets[u + 1]),
       dataset.evalItems[u],
@@ -148,7 +148,7 @@ Deno.test("a run killed mid-way and resumed ends with the same metrics as an uni
       "--resume",
     ]);
     assert.equal(mismatch.code, 2);
-    assert.match(mismatch.stderr, /batch_size is 50, the checkpoint has 100/);
+    assert.match(mismatch.stderr, /--batch_size=50: the run in .* was trained with --batch_size=100/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

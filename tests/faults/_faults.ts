@@ -25,7 +25,7 @@ export interface TrialResult {
   /** What went wrong, if anything. */
   detail: string;
   /** The longest gap between generator heartbeats the trainers saw, if measured. */
-  heartbeatGap?: number;
+  heartbeatGap?: number | undefined;
 }
 
 /** One fault and how to inject it. */

@@ -132,9 +132,23 @@ Deno.test("parseFlags() rejects bad values, naming the flag", async (t) => {
   }
 });
 
-Deno.test("parseFlags() reports -h and --help", () => {
+Deno.test("parseFlags() reports -h, --help and --help=true|false", () => {
   assert.equal(parseFlags(["--help"], DEFS).help, true);
   assert.equal(parseFlags(["--seed=1", "-h"], DEFS).help, true);
+  assert.equal(parseFlags(["--help=true"], DEFS).help, true);
+  assert.equal(parseFlags(["--help", "--help=false"], DEFS).help, false);
+});
+
+Deno.test("parseFlags() skips the required-flag check when help is asked for", () => {
+  const defs = { cache_id: stringFlag("Id.", { required: true }) };
+  assert.equal(parseFlags(["--help"], defs).help, true);
+  assert.match(usageMessage(() => parseFlags([], defs)), /--cache_id: the flag is required/);
+});
+
+Deno.test("parseFlags() refuses values at or below a strict lower bound", () => {
+  const defs = { lr: floatFlag("Step.", { default: 0.1, above: 0 }) };
+  assert.match(usageMessage(() => parseFlags(["--lr=0"], defs)), /--lr: 0 is not above 0/);
+  assert.equal(parseFlags(["--lr=1e-9"], defs).values.lr, 1e-9);
 });
 
 Deno.test("parseFlags() requires required flags", () => {
@@ -249,9 +263,10 @@ Deno.test("formatHelp() lists every flag with its default", () => {
   for (const name of Object.keys(TRAINER_FLAGS)) {
     assert.ok(text.includes(`--${name}`), `help lacks --${name}`);
   }
-  assert.match(text, /--batch_size=<int>\n\s+Training examples per batch\. \(default: 256\)/);
-  assert.match(text, /--layers=<int,int,...>\n.*\(default: 64,32,16,8\)/);
-  assert.match(text, /--cache_dir=<string>\n.*\(default: --data_dir\)/);
+  assert.match(text, /--batch_size=<int>\n\s+Training examples per batch\. \(>= 1; default: 256\)/);
+  assert.match(text, /--layers=<int,int,...>\n.*\(each >= 1; default: 64,32,16,8\)/);
+  assert.match(text, /--cache_dir=<string>\n.*\(default: \$XDG_CACHE_HOME\/ncf, else/);
+  assert.match(text, /--num_neg=<int>\n.*\(>= 1; default: 4\)/);
   assert.match(text, /--flagfile/);
 });
 
