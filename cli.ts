@@ -30,16 +30,21 @@ import {
   GENERATOR_FLAGS,
   INSPECT_FLAGS,
   RECOMMEND_FLAGS,
+  SHOW_FLAGS,
   TRAINER_FLAGS,
 } from "./lib/flags/specs.ts";
 import { SettingError, UsageError } from "./lib/errors.ts";
 import { runTrainer, type TrainingProgress } from "./lib/train/trainer.ts";
-import { recommend } from "./lib/serve/recommend.ts";
+import { readUsersFile, recommendUsers } from "./lib/serve/recommend.ts";
+import { formatRecommendations } from "./lib/serve/recommendation_format.ts";
+import { formatCheckpointSummary, showCheckpoint } from "./lib/serve/show_checkpoint.ts";
+import { findRunItemTitles } from "./lib/serve/run_item_titles.ts";
+import { readItemTitles } from "./lib/data/item_titles.ts";
 import { exportModel } from "./lib/serve/export_model.ts";
 import { runGenerator } from "./lib/pipeline/generator.ts";
 import { drawSeed, loadDatasetFromFlags } from "./lib/train/load_data.ts";
 import { summarize } from "./lib/data/load_dataset.ts";
-import { downloadDataset, formatProgress } from "./lib/data/download.ts";
+import { downloadDataset, formatProgress, formatRetry } from "./lib/data/download.ts";
 import { formatProgressLine } from "./lib/report/progress_line.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
@@ -143,16 +148,51 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   recommend: {
-    summary: "Print a trained model's top-k unseen items for one user, with scores.",
+    summary: "Print a trained model's top-k unseen items for one user, a list of users or all " +
+      "of them, with scores and item titles (table, csv or jsonl).",
     flags: RECOMMEND_FLAGS,
-    async run(parsed) {
-      const flags = parsed.values as ParseResult<typeof RECOMMEND_FLAGS>["values"];
-      const items = await recommend(flags.model_dir, flags.user, {
-        k: flags.k,
-        backend: flags.backend,
+    async run(parsed, signal) {
+      const f = parsed.values as ParseResult<typeof RECOMMEND_FLAGS>["values"];
+      const given = [f.user, f.users, f.users_file].filter((v) => v !== undefined).length +
+        (f.all_users ? 1 : 0);
+      if (given !== 1) {
+        throw new UsageError(
+          "Cannot recommend: give exactly one of --user, --users, --users_file, --all_users",
+        );
+      }
+      const [users, setting]: [string[] | "all", string] = f.user !== undefined
+        ? [[f.user], "user"]
+        : f.users !== undefined
+        ? [f.users.split(",").map((s) => s.trim()).filter((s) => s !== ""), "users"]
+        : f.users_file !== undefined
+        ? [await readUsersFile(f.users_file), "users_file"]
+        : ["all", "all_users"];
+      const titlesFile = f.item_titles ?? await findRunItemTitles(f.model_dir);
+      const titles = titlesFile === undefined ? undefined : await readItemTitles(titlesFile);
+      const results = recommendUsers(f.model_dir, users, {
+        k: f.k,
+        includeSeen: f.include_seen,
+        backend: f.backend,
+        signal,
+        setting,
       });
-      console.log("rank\titem\tscore");
-      items.forEach((r, i) => console.log(`${i + 1}\t${r.item}\t${r.score.toFixed(6)}`));
+      const chunks = formatRecommendations(results, {
+        format: f.format,
+        titles,
+        multipleUsers: f.user === undefined,
+      });
+      await _writeOutput(chunks, f.output);
+      return 0;
+    },
+  },
+  show: {
+    summary: "Describe a trained model's checkpoint: model, data, flags, epochs, best and last " +
+      "metrics, size.",
+    flags: SHOW_FLAGS,
+    async run(parsed) {
+      const f = parsed.values as ParseResult<typeof SHOW_FLAGS>["values"];
+      const summary = await showCheckpoint(f.model_dir);
+      console.log(formatCheckpointSummary(summary, { format: f.json ? "json" : "text" }).trimEnd());
       return 0;
     },
   },
@@ -175,12 +215,50 @@ const COMMANDS: Record<string, Command> = {
         baseUrl: flags.download_url,
         onProgress: _progressPrinter(flags.dataset!),
         signal,
+        connectTimeoutSeconds: flags.download_connect_timeout,
+        idleTimeoutSeconds: flags.download_idle_timeout,
+        retries: flags.download_retries,
+        onRetry: (r) => console.error(`${Deno.stderr.isTerminal() ? "\n" : ""}${formatRetry(r)}`),
       });
       console.log(path);
       return 0;
     },
   },
 };
+
+/**
+ * Writes text chunks to stdout, or to `path` through a temp file renamed at
+ * the end (a failure leaves no partial file).
+ */
+async function _writeOutput(chunks: AsyncIterable<string>, path: string | undefined) {
+  const encoder = new TextEncoder();
+  if (path === undefined) {
+    for await (const chunk of chunks) await _writeAll(Deno.stdout, encoder.encode(chunk));
+    return;
+  }
+  const temp = `${path}.${Deno.pid}.tmp`;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(temp, { write: true, create: true, truncate: true });
+  } catch (e) {
+    throw new SettingError("output", `Cannot write ${path}: ${(e as Error).message}`);
+  }
+  try {
+    for await (const chunk of chunks) await _writeAll(file, encoder.encode(chunk));
+    file.close();
+    await Deno.rename(temp, path);
+  } catch (e) {
+    try {
+      file.close();
+    } catch { /* already closed */ }
+    await Deno.remove(temp).catch(() => {});
+    throw e;
+  }
+}
+
+async function _writeAll(w: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
+  for (let off = 0; off < bytes.length;) off += await w.write(bytes.subarray(off));
+}
 
 /** Reads an environment variable (the CLI's only reader of the environment's defaults). */
 function _getEnv(name: string): string | undefined {

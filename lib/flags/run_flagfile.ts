@@ -7,13 +7,25 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
 import { formatFlagfile, formatFlagValue, parseFlags, type ParseResult } from "./flags.ts";
 import { TRAINER_FLAGS, type TrainerFlags } from "./specs.ts";
 
 /** The run flagfile's name inside `--model_dir`. */
 export const RUN_FLAGFILE = "flags";
+
+/** Path flags, saved absolute so that the flagfile works from any folder. */
+const _PATHS = [
+  "data_dir",
+  "ratings_file",
+  "cache_dir",
+  "metrics_file",
+  "plot",
+  "model_dir",
+  "pretrain_gmf",
+  "pretrain_mlp",
+];
 
 /** Flags a run's flagfile leaves out: they say how to start, not what the run is. */
 const _NOT_SAVED = new Set(["resume", "overwrite"]);
@@ -49,7 +61,7 @@ export const RESUME_MUST_AGREE: readonly (keyof TrainerFlags)[] = [
 
 /**
  * The text of a run's flagfile: every flag of `flags` with a value except
- * `resume` and `overwrite`, `seed` set to the run's seed.
+ * `resume` and `overwrite`, `seed` set to the run's seed, paths made absolute.
  *
  * @example
  * ```ts
@@ -67,6 +79,9 @@ export const RESUME_MUST_AGREE: readonly (keyof TrainerFlags)[] = [
 export function formatRunFlagfile(flags: TrainerFlags, options: { seed: number }): string {
   const values: Record<string, unknown> = { ...flags, seed: options.seed };
   for (const name of _NOT_SAVED) delete values[name];
+  for (const name of _PATHS) {
+    if (typeof values[name] === "string") values[name] = resolve(values[name] as string);
+  }
   return formatFlagfile(values as Partial<TrainerFlags>, TRAINER_FLAGS, {
     header: "The effective flags of an ncf trainer run (ncf trainer --flagfile <this file>).",
   });

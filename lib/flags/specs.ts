@@ -11,7 +11,7 @@ import { UsageError } from "../errors.ts";
 import { boolFlag, enumFlag, floatFlag, intFlag, intListFlag, stringFlag } from "./flags.ts";
 import type { FlagValues } from "./flags.ts";
 import { DATASET_NAMES } from "../data/load_dataset.ts";
-import { GROUPLENS_BASE_URL } from "../data/download.ts";
+import { DOWNLOAD_DEFAULTS, GROUPLENS_BASE_URL } from "../data/download.ts";
 import { MOVIELENS_DATASETS } from "../data/movielens.ts";
 
 import { MODELS, pretrainedPartsOf } from "../model/registry.ts";
@@ -25,6 +25,21 @@ const _dataDir = stringFlag("Folder of raw data and downloads.", { default: "dat
 const _downloadUrl = stringFlag("Base URL of the MovieLens zips and their .md5 files.", {
   default: GROUPLENS_BASE_URL,
 });
+
+const _downloadFlags = {
+  download_connect_timeout: floatFlag(
+    "Seconds to wait for a download's response headers (0: no limit).",
+    { default: DOWNLOAD_DEFAULTS.connectTimeoutSeconds, min: 0 },
+  ),
+  download_idle_timeout: floatFlag(
+    "Longest gap in seconds between a download's data (0: no limit).",
+    { default: DOWNLOAD_DEFAULTS.idleTimeoutSeconds, min: 0 },
+  ),
+  download_retries: intFlag(
+    "Retries of a download after a network error, a timeout, HTTP 408, 429 or 5xx.",
+    { default: DOWNLOAD_DEFAULTS.retries, min: 0 },
+  ),
+};
 
 /** Flags that choose and preprocess a data set (trainer and inspect). */
 export const DATA_FLAGS = {
@@ -53,16 +68,38 @@ export const DATA_FLAGS = {
     default: false,
   }),
   download_url: _downloadUrl,
+  ..._downloadFlags,
 };
 
 /** Flags of `ncf inspect`. */
 export const INSPECT_FLAGS = { ...DATA_FLAGS };
 
+/** The output formats of `ncf recommend`. */
+export const RECOMMENDATION_FORMATS = ["table", "csv", "jsonl"] as const;
+/** One output format of `ncf recommend`. */
+export type RecommendationFormat = (typeof RECOMMENDATION_FORMATS)[number];
+
 /** Flags of `ncf recommend`. */
 export const RECOMMEND_FLAGS = {
   model_dir: stringFlag("Folder of a trained model's checkpoint.", { required: true as const }),
-  user: stringFlag("The user's id as in the data set.", { required: true as const }),
-  k: intFlag("Items to recommend.", { default: 10, min: 1 }),
+  user: stringFlag("One user's id as in the data set.", {}),
+  users: stringFlag("Comma-separated user ids.", {}),
+  users_file: stringFlag("A file of user ids, one per line.", {}),
+  all_users: boolFlag("Recommend for every user of the model.", { default: false }),
+  k: intFlag("Items to recommend per user.", { default: 10, min: 1 }),
+  include_seen: boolFlag("Also rank the items each user already interacted with.", {
+    default: false,
+  }),
+  format: enumFlag(
+    "table (tab-separated, a header line), csv (user,rank,item,score,title) or jsonl (one object per user).",
+    RECOMMENDATION_FORMATS,
+    { default: "table" },
+  ),
+  output: stringFlag("Write the recommendations to this file instead of stdout.", {}),
+  item_titles: stringFlag(
+    "Item titles: an id,title CSV, u.item, movies.dat or movies.csv (default: the file beside the run's ratings, when there is one).",
+    {},
+  ),
   backend: enumFlag("Matrix products: blas, wasm, ts or auto.", BACKENDS, { default: "auto" }),
 };
 
@@ -92,6 +129,7 @@ export const DOWNLOAD_FLAGS = {
   dataset: enumFlag("MovieLens data set to fetch.", MOVIELENS_DATASETS, { required: true }),
   data_dir: _dataDir,
   download_url: _downloadUrl,
+  ..._downloadFlags,
 };
 
 const _timeouts = {

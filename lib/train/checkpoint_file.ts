@@ -19,14 +19,18 @@ const _MAGIC = "NCFCKPT1";
 /** The checkpoint's file name inside `--model_dir`. */
 export const CHECKPOINT_FILE = "checkpoint.ncf";
 
-/** Array types a checkpoint holds. */
-export type CheckpointArray = Float32Array | Float64Array | Int32Array | Uint32Array;
+/**
+ * Array types a checkpoint holds (`Uint8Array`, dtype `u8`, holds text as
+ * UTF-8 bytes, e.g. string ids; ncf versions before it refuse such a file).
+ */
+export type CheckpointArray = Float32Array | Float64Array | Int32Array | Uint32Array | Uint8Array;
 
 const _DTYPES = {
   f32: Float32Array,
   f64: Float64Array,
   i32: Int32Array,
   u32: Uint32Array,
+  u8: Uint8Array,
 } as const;
 type _Dtype = keyof typeof _DTYPES;
 
@@ -34,6 +38,7 @@ function _dtypeOf(a: CheckpointArray): _Dtype {
   if (a instanceof Float32Array) return "f32";
   if (a instanceof Float64Array) return "f64";
   if (a instanceof Int32Array) return "i32";
+  if (a instanceof Uint8Array) return "u8";
   return "u32";
 }
 
@@ -118,10 +123,14 @@ export function decodeCheckpoint<M>(bytes: Uint8Array, path: string): Checkpoint
   const arrays: Record<string, CheckpointArray> = {};
   let at = _pad8(12 + headerLength);
   for (const { name, dtype, length } of header.arrays) {
-    const Type = _DTYPES[dtype];
-    if (Type === undefined || !Number.isSafeInteger(length) || length < 0) {
-      throw bad(`bad entry for ${name}`);
+    const Type = Object.hasOwn(_DTYPES, dtype) ? _DTYPES[dtype] : undefined;
+    if (Type === undefined) {
+      throw bad(
+        `array ${name} has type ${JSON.stringify(dtype)}, which this ncf cannot read ` +
+          `(written by a newer ncf? expected one of ${Object.keys(_DTYPES).join(", ")})`,
+      );
     }
+    if (!Number.isSafeInteger(length) || length < 0) throw bad(`bad entry for ${name}`);
     const byteLength = length * Type.BYTES_PER_ELEMENT;
     if (at + byteLength > bytes.length) throw bad(`array ${name} runs past the end`);
     const copy = bytes.slice(at, at + byteLength);
@@ -138,7 +147,7 @@ export function decodeCheckpoint<M>(bytes: Uint8Array, path: string): Checkpoint
 export async function saveCheckpoint<M>(
   dir: string,
   data: CheckpointData<M>,
-  options: { writer?: FileWriter } = {},
+  options: { writer?: FileWriter | undefined } = {},
 ): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   const path = join(dir, CHECKPOINT_FILE);

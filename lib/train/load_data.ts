@@ -5,7 +5,7 @@
  * @module
  */
 
-import { downloadDataset } from "../data/download.ts";
+import { downloadDataset, formatRetry } from "../data/download.ts";
 import { datasetFilePath, loadDataset, type LoadedDataset } from "../data/load_dataset.ts";
 import { isMovieLens } from "../data/movielens.ts";
 import type { DataFlags } from "../flags/specs.ts";
@@ -48,6 +48,10 @@ export async function loadDatasetFromFlags(
         baseUrl: flags.download_url,
         onProgress: options.onProgress,
         signal: options.signal,
+        connectTimeoutSeconds: flags.download_connect_timeout,
+        idleTimeoutSeconds: flags.download_idle_timeout,
+        retries: flags.download_retries,
+        onRetry: (r) => options.onWarning?.(formatRetry(r)),
       });
     }
   }

@@ -4,15 +4,28 @@
  * and the data set's id maps and seen items (so `recommend` and `export`
  * need no data files).
  *
+ * Id maps: integer raw ids are the `f64` arrays `user_ids` and `item_ids`
+ * (as in every checkpoint before string ids, so numeric runs write the same
+ * bytes). String raw ids are `user_id_bytes` (`u8`: the UTF-8 text of every
+ * id, one after another) with `user_id_offsets` (`u32`, numUsers + 1: where
+ * each id's bytes begin, then the total), and likewise `item_id_bytes` and
+ * `item_id_offsets`. The format `version` stays 1: an ncf from before
+ * string ids refuses such a checkpoint, saying it cannot read an array of
+ * type "u8".
+ *
  * @module
  */
 
+import { basename, dirname, join } from "node:path";
+import { isStringIds, type RawIds } from "../data/raw_ids.ts";
 import type { Dataset } from "../data/types.ts";
+import { SettingError } from "../errors.ts";
 import type { Model, ModelConfig } from "../model/model.ts";
 import { buildModel } from "../model/registry.ts";
 import type { Optimizer, OptimizerState } from "../optim/optimizer.ts";
 import type { OptimizerKind } from "../optim/optimizers.ts";
 import {
+  CHECKPOINT_FILE,
   type CheckpointArray,
   type CheckpointData,
   loadCheckpoint,
@@ -119,11 +132,65 @@ export function dataFingerprint(
 
 /** The data a checkpoint keeps for `recommend` and `export`. */
 export interface CheckpointDataMaps {
-  userIds: Float64Array;
-  itemIds: Float64Array;
+  /** Raw id of each dense user id (integers, or strings as written in the data). */
+  userIds: RawIds;
+  /** Raw id of each dense item id (integers, or strings as written in the data). */
+  itemIds: RawIds;
+  /** CSR offsets into `trainItems`, numUsers + 1. */
   trainOffsets: Int32Array;
+  /** Each user's training items. */
   trainItems: Int32Array;
+  /** Each user's held-out item. */
   evalItems: Int32Array;
+}
+
+/** The checkpoint arrays of one id map (`kind` "user" or "item"); see the module doc. */
+function _idArrays(kind: "user" | "item", ids: RawIds): Record<string, CheckpointArray> {
+  if (!isStringIds(ids)) return { [`${kind}_ids`]: ids };
+  const encoder = new TextEncoder();
+  const offsets = new Uint32Array(ids.length + 1);
+  let total = 0;
+  for (let i = 0; i < ids.length; i++) {
+    total += encoder.encode(ids[i]).length;
+    offsets[i + 1] = total;
+  }
+  const bytes = new Uint8Array(total);
+  for (let i = 0; i < ids.length; i++) encoder.encodeInto(ids[i], bytes.subarray(offsets[i]));
+  return { [`${kind}_id_bytes`]: bytes, [`${kind}_id_offsets`]: offsets };
+}
+
+/**
+ * The id map `kind` of checkpoint `arrays`, checked to hold `count` ids;
+ * `undefined` when it is missing or malformed.
+ */
+function _readIds(
+  arrays: Record<string, CheckpointArray>,
+  kind: "user" | "item",
+  count: number,
+): RawIds | undefined {
+  const numeric = arrays[`${kind}_ids`];
+  if (numeric !== undefined) {
+    return numeric instanceof Float64Array && numeric.length === count ? numeric : undefined;
+  }
+  const bytes = arrays[`${kind}_id_bytes`];
+  const offsets = arrays[`${kind}_id_offsets`];
+  if (
+    !(bytes instanceof Uint8Array) || !(offsets instanceof Uint32Array) ||
+    offsets.length !== count + 1 || offsets[0] !== 0 || offsets[count] !== bytes.length
+  ) {
+    return undefined;
+  }
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const ids: string[] = new Array(count);
+  try {
+    for (let i = 0; i < count; i++) {
+      if (offsets[i + 1] < offsets[i]) return undefined;
+      ids[i] = decoder.decode(bytes.subarray(offsets[i], offsets[i + 1]));
+    }
+  } catch {
+    return undefined; // not UTF-8
+  }
+  return ids;
 }
 
 /**
@@ -137,7 +204,7 @@ export async function saveModelCheckpoint(
     run: ModelCheckpointMeta["run"];
     prngState: Uint32Array;
     history: EvalRecord[];
-    writer?: FileWriter;
+    writer?: FileWriter | undefined;
   },
 ): Promise<string> {
   const { model, optimizer } = trained;
@@ -151,9 +218,7 @@ export async function saveModelCheckpoint(
     arrays[`adam_v/${e.name}`] = state.v[e.name];
   }
   const ds = options.dataset;
-  Object.assign(arrays, {
-    user_ids: ds.userIds,
-    item_ids: ds.itemIds,
+  Object.assign(arrays, _idArrays("user", ds.userIds), _idArrays("item", ds.itemIds), {
     train_offsets: ds.trainOffsets,
     train_items: ds.trainItems,
     eval_items: ds.evalItems,
@@ -182,35 +247,107 @@ export interface LoadedModelCheckpoint {
   meta: ModelCheckpointMeta;
   data: CheckpointData<ModelCheckpointMeta>;
   maps: CheckpointDataMaps;
+  /** The model folder it was read from. */
+  dir: string;
+  /** The checkpoint file (`<dir>/checkpoint.ncf`). */
+  path: string;
+}
+
+/** Options of {@linkcode loadModelCheckpoint}. */
+export interface LoadModelCheckpointOptions {
+  /**
+   * The setting that named the folder (e.g. "model_dir"): a path that is no
+   * model folder is then a `SettingError` naming it.
+   */
+  setting?: string | undefined;
 }
 
 /**
- * Reads and checks the checkpoint in `dir`.
+ * The model folder `path` names: the folder itself, or the folder of a
+ * `checkpoint.ncf` named directly.
+ * @throws {Deno.errors.NotFound} (or `SettingError` with `setting`) when
+ *   `path` is missing, another file, or a folder without a checkpoint.
  */
-export async function loadModelCheckpoint(dir: string): Promise<LoadedModelCheckpoint> {
+async function _modelFolder(path: string, setting: string | undefined): Promise<string> {
+  const refuse = (state: string) => {
+    const message = `Cannot load a model from ${path}: ${state}; expected a trained model's ` +
+      `folder (the model_dir given to the trainer), holding ${CHECKPOINT_FILE}`;
+    return setting === undefined
+      ? new Deno.errors.NotFound(message)
+      : new SettingError(setting, message);
+  };
+  const info = await Deno.stat(path).catch((e) => {
+    // NotADirectory: a file on the way, as in `<dir>/checkpoint.ncf/checkpoint.ncf`.
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      throw refuse("it does not exist");
+    }
+    throw e;
+  });
+  if (info.isFile) {
+    if (basename(path) === CHECKPOINT_FILE) return dirname(path);
+    throw refuse("it is a file");
+  }
+  const checkpoint = await Deno.stat(join(path, CHECKPOINT_FILE)).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) throw refuse(`it holds no ${CHECKPOINT_FILE}`);
+    throw e;
+  });
+  if (!checkpoint.isFile) throw refuse(`its ${CHECKPOINT_FILE} is not a file`);
+  return path;
+}
+
+/**
+ * Reads and checks the checkpoint of the model folder `path` (or of the
+ * `checkpoint.ncf` file `path` names).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadModelCheckpoint } from "./model_checkpoint.ts";
+ * const empty = await Deno.makeTempDir();
+ * await assert.rejects(
+ *   () => loadModelCheckpoint(empty, { setting: "model_dir" }),
+ *   (e: Error) => e.name === "SettingError" && /it holds no checkpoint\.ncf/.test(e.message),
+ * );
+ * await Deno.remove(empty);
+ * ```
+ * @throws {Deno.errors.NotFound} (or `SettingError` naming `options.setting`)
+ *   when `path` is no model folder; `SyntaxError` when the checkpoint is not
+ *   a readable model checkpoint.
+ */
+export async function loadModelCheckpoint(
+  path: string,
+  options: LoadModelCheckpointOptions = {},
+): Promise<LoadedModelCheckpoint> {
+  const dir = await _modelFolder(path, options.setting);
   const data = await loadCheckpoint<ModelCheckpointMeta>(dir);
   const meta = data.meta;
   if (meta?.format !== "ncf-model" || meta.version !== 1) {
     throw new SyntaxError(`Cannot read checkpoint in ${dir}: not an ncf model checkpoint`);
   }
+  const bad = (what: string) =>
+    new SyntaxError(`Cannot read checkpoint in ${dir}: its ${what} do not fit the model`);
   const a = data.arrays;
+  const { numUsers, numItems } = meta.model;
+  const userIds = _readIds(a, "user", numUsers);
+  if (userIds === undefined) throw bad(`user ids (${numUsers} users)`);
+  const itemIds = _readIds(a, "item", numItems);
+  if (itemIds === undefined) throw bad(`item ids (${numItems} items)`);
   const maps = {
-    userIds: a.user_ids as Float64Array,
-    itemIds: a.item_ids as Float64Array,
+    userIds,
+    itemIds,
     trainOffsets: a.train_offsets as Int32Array,
     trainItems: a.train_items as Int32Array,
     evalItems: a.eval_items as Int32Array,
   };
   if (
-    !(maps.userIds instanceof Float64Array) || maps.userIds.length !== meta.model.numUsers ||
-    !(maps.itemIds instanceof Float64Array) || maps.itemIds.length !== meta.model.numItems ||
     !(maps.trainOffsets instanceof Int32Array) ||
-    maps.trainOffsets.length !== meta.model.numUsers + 1 ||
-    !(maps.trainItems instanceof Int32Array) || !(maps.evalItems instanceof Int32Array)
+    maps.trainOffsets.length !== numUsers + 1 ||
+    !(maps.trainItems instanceof Int32Array) ||
+    !(maps.evalItems instanceof Int32Array) || maps.evalItems.length !== numUsers
   ) {
-    throw new SyntaxError(`Cannot read checkpoint in ${dir}: its id maps do not fit the model`);
+    throw bad("id maps");
   }
-  return { meta, data, maps };
+  return { meta, data, maps, dir, path: join(dir, CHECKPOINT_FILE) };
 }
 
 /**
@@ -219,7 +356,11 @@ export async function loadModelCheckpoint(dir: string): Promise<LoadedModelCheck
  */
 export function modelFromCheckpoint(
   checkpoint: LoadedModelCheckpoint,
-  options: { backend?: BackendChoice; blasThreads?: number; maxBatchSize?: number } = {},
+  options: {
+    backend?: BackendChoice | undefined;
+    blasThreads?: number | undefined;
+    maxBatchSize?: number | undefined;
+  } = {},
 ): Model {
   const model = buildModel(checkpoint.meta.model, options);
   restoreModelState(model, checkpoint);

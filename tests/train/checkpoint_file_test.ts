@@ -14,9 +14,21 @@ const DATA = {
     ids: Float64Array.of(2 ** 53 - 1, 0.5),
     rows: Int32Array.of(-1, 2, 3, 4, 5),
     state: Uint32Array.of(0xffffffff),
+    text: new TextEncoder().encode("u1é"),
     empty: new Float32Array(0),
   },
 };
+
+/** `bytes` with one same-length piece of its header text replaced. */
+function withHeaderText(bytes: Uint8Array, from: string, to: string): Uint8Array {
+  const [a, b] = [from, to].map((text) => new TextEncoder().encode(text));
+  assert.equal(a.length, b.length);
+  const at = bytes.findIndex((_, i) => a.every((byte, j) => bytes[i + j] === byte));
+  assert.ok(at > 0, `${from} not found`);
+  const out = bytes.slice();
+  out.set(b, at);
+  return out;
+}
 
 Deno.test("a checkpoint round-trips its metadata and every array type", () => {
   const back = decodeCheckpoint<typeof DATA.meta>(encodeCheckpoint(DATA), "c");
@@ -38,6 +50,7 @@ Deno.test("a truncated or corrupted checkpoint is refused, naming the file", asy
       })(),
     ],
     ["truncated header", bytes.subarray(0, 20)],
+    ["unknown array type", withHeaderText(bytes, '"dtype":"u8"', '"dtype":"q8"')],
     [
       "corrupt header",
       (() => {
@@ -55,6 +68,18 @@ Deno.test("a truncated or corrupted checkpoint is refused, naming the file", asy
       );
     });
   }
+});
+
+Deno.test("an array type this ncf does not know is refused, naming the array and the type", () => {
+  const bytes = withHeaderText(encodeCheckpoint(DATA), '"dtype":"u8"', '"dtype":"q8"');
+  assert.throws(
+    () => decodeCheckpoint(bytes, "/m/checkpoint.ncf"),
+    (e: Error) =>
+      e instanceof SyntaxError &&
+      e.message ===
+        'Cannot read checkpoint /m/checkpoint.ncf: array text has type "q8", which this ncf ' +
+          "cannot read (written by a newer ncf? expected one of f32, f64, i32, u32, u8)",
+  );
 });
 
 Deno.test("saveCheckpoint() replaces the previous checkpoint atomically", async () => {

@@ -1,10 +1,20 @@
 import assert from "node:assert/strict";
 import { TINY_RUN, tinyDataset } from "./_checkpoint_fixtures.ts";
+import type { Dataset } from "../../lib/data/types.ts";
+import { SettingError } from "../../lib/errors.ts";
 import { NeuMF } from "../../lib/model/neumf.ts";
 import { buildOptimizer } from "../../lib/optim/optimizers.ts";
 import { Prng } from "../../lib/random/prng.ts";
 import {
+  CHECKPOINT_FILE,
+  type CheckpointArray,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  saveCheckpoint,
+} from "../../lib/train/checkpoint_file.ts";
+import {
   loadModelCheckpoint,
+  type ModelCheckpointMeta,
   modelFromCheckpoint,
   restoreModelState,
   restoreOptimizerState,
@@ -148,6 +158,182 @@ Deno.test("restoreOptimizerState() refuses a checkpoint of another optimizer", a
     const loaded = await loadModelCheckpoint(dir);
     const adam = buildOptimizer("adam", model.parameters);
     assert.throws(() => restoreOptimizerState(adam, model, loaded), /it is an sgd state/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A small GMF and its optimizer, for checkpoints whose weights do not matter. */
+function smallModel() {
+  const model = new NeuMF({
+    numUsers: USERS,
+    numItems: ITEMS,
+    kind: "GMF",
+    numFactors: 2,
+    layers: [4],
+    prng: new Prng(1),
+  });
+  return { model, optimizer: buildOptimizer("sgd", model.parameters) };
+}
+
+async function saveWith(dir: string, dataset: Dataset): Promise<void> {
+  await saveModelCheckpoint(dir, smallModel(), {
+    dataset,
+    run: RUN,
+    prngState: new Uint32Array(4),
+    history: [],
+  });
+}
+
+const STRING_USERS = ["u1", "émile", "李", 'say "hi"', "a,b"];
+const STRING_ITEMS = ["", "line\nbreak", "tab\there", "🎬 film", "x", "007", " spaced "];
+
+Deno.test("string ids round-trip through a checkpoint as UTF-8 bytes and offsets", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ncf_test_" });
+  try {
+    await saveWith(dir, { ...DATASET, userIds: STRING_USERS, itemIds: STRING_ITEMS });
+    const loaded = await loadModelCheckpoint(dir);
+    assert.deepEqual(loaded.maps.userIds, STRING_USERS);
+    assert.deepEqual(loaded.maps.itemIds, STRING_ITEMS);
+    const arrays = loaded.data.arrays;
+    assert.equal(arrays.user_ids, undefined);
+    assert.ok(arrays.user_id_bytes instanceof Uint8Array);
+    assert.deepEqual(
+      arrays.user_id_offsets,
+      Uint32Array.of(0, 2, 8, 11, 19, 22),
+      "byte offsets: é and 李 take 2 and 3 bytes",
+    );
+    assert.equal(
+      new TextDecoder().decode(arrays.item_id_bytes as Uint8Array),
+      STRING_ITEMS.join(""),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("integer ids are saved as before string ids, to the byte", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ncf_test_" });
+  try {
+    await saveWith(dir, DATASET);
+    const bytes = await Deno.readFile(`${dir}/${CHECKPOINT_FILE}`);
+    const { meta, arrays } = decodeCheckpoint<ModelCheckpointMeta>(bytes, "c");
+    // The layout of the checkpoints ncf wrote before string ids: the model's
+    // tensors, then these five arrays, ids as f64.
+    const params = Object.fromEntries(
+      Object.entries(arrays).filter(([name]) => name.startsWith("param/")),
+    );
+    const before = encodeCheckpoint({
+      meta,
+      arrays: {
+        ...params,
+        user_ids: DATASET.userIds as Float64Array,
+        item_ids: DATASET.itemIds as Float64Array,
+        train_offsets: DATASET.trainOffsets,
+        train_items: DATASET.trainItems,
+        eval_items: DATASET.evalItems,
+      },
+    });
+    assert.deepEqual(bytes, before);
+    const loaded = await loadModelCheckpoint(dir);
+    assert.deepEqual(loaded.maps.userIds, DATASET.userIds);
+    assert.deepEqual(loaded.maps.itemIds, DATASET.itemIds);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a checkpoint whose id maps do not fit the model is refused, naming the folder", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "ncf_test_" });
+  try {
+    await saveWith(`${dir}/strings`, { ...DATASET, userIds: STRING_USERS, itemIds: STRING_ITEMS });
+    const good = decodeCheckpoint<ModelCheckpointMeta>(
+      await Deno.readFile(`${dir}/strings/${CHECKPOINT_FILE}`),
+      "c",
+    );
+    const cases: [string, Record<string, CheckpointArray>, RegExp][] = [
+      ["one integer user id short", {
+        user_id_bytes: undefined!,
+        user_id_offsets: undefined!,
+        user_ids: new Float64Array(USERS - 1),
+      }, /its user ids \(5 users\) do not fit the model/],
+      ["integer user ids of another type", {
+        user_id_bytes: undefined!,
+        user_id_offsets: undefined!,
+        user_ids: new Float32Array(USERS),
+      }, /its user ids \(5 users\)/],
+      ["one string item id short", {
+        item_id_offsets: (good.arrays.item_id_offsets as Uint32Array).slice(0, ITEMS),
+      }, /its item ids \(7 items\)/],
+      ["offsets past the bytes", {
+        user_id_offsets: Uint32Array.of(0, 2, 8, 11, 19, 23),
+      }, /its user ids/],
+      ["offsets going back", {
+        user_id_offsets: Uint32Array.of(0, 9, 8, 11, 19, 22),
+      }, /its user ids/],
+      ["bytes that are not UTF-8", {
+        user_id_bytes: Uint8Array.from({ length: 22 }, () => 0xff),
+      }, /its user ids/],
+      ["no user ids at all", {
+        user_id_bytes: undefined!,
+        user_id_offsets: undefined!,
+      }, /its user ids/],
+    ];
+    for (const [name, changes, message] of cases) {
+      await t.step(name, async () => {
+        const arrays = { ...good.arrays, ...changes };
+        for (const key of Object.keys(arrays)) if (arrays[key] === undefined) delete arrays[key];
+        await saveCheckpoint(`${dir}/bad`, { meta: good.meta, arrays });
+        await assert.rejects(
+          () => loadModelCheckpoint(`${dir}/bad`),
+          (e: Error) =>
+            e instanceof SyntaxError &&
+            e.message.startsWith(`Cannot read checkpoint in ${dir}/bad:`) &&
+            message.test(e.message),
+        );
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadModelCheckpoint() takes a model folder or its checkpoint.ncf, and says what it expected otherwise", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "ncf_test_" });
+  try {
+    await saveWith(`${dir}/model`, DATASET);
+    await Deno.mkdir(`${dir}/empty`);
+    await Deno.writeTextFile(`${dir}/ratings.csv`, "1,2,3\n");
+    for (const path of [`${dir}/model`, `${dir}/model/${CHECKPOINT_FILE}`]) {
+      await t.step(`${path.slice(dir.length + 1)} loads`, async () => {
+        const loaded = await loadModelCheckpoint(path);
+        assert.equal(loaded.dir, `${dir}/model`);
+        assert.equal(loaded.path, `${dir}/model/${CHECKPOINT_FILE}`);
+        assert.equal(loaded.meta.model.numUsers, USERS);
+      });
+    }
+    const expected =
+      "; expected a trained model's folder (the model_dir given to the trainer), holding checkpoint.ncf";
+    const refused: [string, string][] = [
+      ["missing", "it does not exist"],
+      ["empty", "it holds no checkpoint.ncf"],
+      ["ratings.csv", "it is a file"],
+      ["model/checkpoint.ncf/checkpoint.ncf", "it does not exist"],
+    ];
+    for (const [name, state] of refused) {
+      await t.step(`${name} is refused: ${state}`, async () => {
+        const message = `Cannot load a model from ${dir}/${name}: ${state}${expected}`;
+        await assert.rejects(
+          () => loadModelCheckpoint(`${dir}/${name}`),
+          (e: Error) => e instanceof Deno.errors.NotFound && e.message === message,
+        );
+        await assert.rejects(
+          () => loadModelCheckpoint(`${dir}/${name}`, { setting: "model_dir" }),
+          (e: Error) =>
+            e instanceof SettingError && e.setting === "model_dir" && e.message === message,
+        );
+      });
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
