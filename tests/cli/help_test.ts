@@ -33,7 +33,7 @@ Deno.test("bare ncf prints a short overview to stderr and exits 2; --help prints
   const [bare, help] = await Promise.all([runCli([]), runCli(["--help"])]);
   assert.equal(bare.code, 2);
   assert.equal(bare.stdout, "");
-  assert.match(bare.stderr, /Commands:\n  trainer/);
+  assert.match(bare.stderr, /Commands:\n {2}trainer/);
   assert.ok(bare.stderr.split("\n").length < 30, "the overview is short");
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Run 'ncf <command> --help'/);
