@@ -16,7 +16,7 @@
  * @module
  */
 
-export { UsageError } from "./lib/errors.ts";
+export { SettingError, UsageError } from "./lib/errors.ts";
 export { hashSeed, Prng, shuffle } from "./lib/random/prng.ts";
 
 export {
@@ -36,14 +36,26 @@ export {
 export {
   checkTrainerFlags,
   DATA_FLAGS,
+  defaultCacheDir,
   DOWNLOAD_FLAGS,
+  EVALUATE_FLAGS,
   GENERATOR_FLAGS,
   GENERATOR_SETTINGS,
   type GeneratorSettings,
   INSPECT_FLAGS,
+  RECOMMEND_FLAGS,
+  RECOMMENDATION_FORMATS,
+  type RecommendationFormat,
+  SHOW_FLAGS,
   TRAINER_FLAGS,
   type TrainerFlags,
 } from "./lib/flags/specs.ts";
+export {
+  formatRunFlagfile,
+  parseEvaluateArgs,
+  parseTrainerArgs,
+  RUN_FLAGFILE,
+} from "./lib/flags/run_flagfile.ts";
 
 export type { Dataset, DatasetSummary, RawInteractions } from "./lib/data/types.ts";
 export { parseRatingsBytes, readRatings } from "./lib/data/read_ratings.ts";
@@ -52,7 +64,9 @@ export { preprocess } from "./lib/data/preprocess.ts";
 export { sampleEvalNegatives } from "./lib/data/eval_negatives.ts";
 export { generateSynthetic } from "./lib/data/synthetic.ts";
 export { loadDataset, summarize } from "./lib/data/load_dataset.ts";
-export { downloadDataset } from "./lib/data/download.ts";
+export { DOWNLOAD_DEFAULTS, downloadDataset, formatRetry } from "./lib/data/download.ts";
+export { findItemTitlesFile, readItemTitles } from "./lib/data/item_titles.ts";
+export { type RawId, RawIdIndex, type RawIds } from "./lib/data/raw_ids.ts";
 
 export { type ExampleColumns, type Positives } from "./lib/pipeline/epoch_kernels.ts";
 export {
@@ -122,6 +136,19 @@ export {
   restoreOptimizerState,
   saveModelCheckpoint,
 } from "./lib/train/model_checkpoint.ts";
-export { recommend } from "./lib/serve/recommend.ts";
+export { checkOutputPaths } from "./lib/train/output_paths.ts";
+export { evaluateCheckpoint } from "./lib/train/evaluate_checkpoint.ts";
+export {
+  readUsersFile,
+  recommend,
+  type Recommendation,
+  recommendUsers,
+  type UserRecommendations,
+} from "./lib/serve/recommend.ts";
+export { formatRecommendations, recommendationJson } from "./lib/serve/recommendation_format.ts";
+export { formatCheckpointSummary, showCheckpoint } from "./lib/serve/show_checkpoint.ts";
+export { findRunItemTitles } from "./lib/serve/run_item_titles.ts";
+export { topK } from "./lib/serve/top_k.ts";
 export { exportModel } from "./lib/serve/export_model.ts";
 export { renderTrainingPlot } from "./lib/report/plot_svg.ts";
+export { formatDuration, formatProgressLine } from "./lib/report/progress_line.ts";

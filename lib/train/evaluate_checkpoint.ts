@@ -55,16 +55,23 @@ export interface CheckpointEvaluation extends EvaluationResult {
  * Evaluates the checkpoint in `modelDir` on the data `options.data` names.
  *
  * @example
- * ```ts ignore
- * const result = await evaluateCheckpoint("model", { data: flags, sameData: true });
- * console.log(result.hr.toFixed(4), result.ndcg.toFixed(4));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { evaluateCheckpoint } from "./evaluate_checkpoint.ts";
+ * import { parseFlags } from "../flags/flags.ts";
+ * import { DATA_FLAGS } from "../flags/specs.ts";
+ * const data = parseFlags([], DATA_FLAGS).values;
+ * await assert.rejects(
+ *   () => evaluateCheckpoint("/nonexistent/model", { data, sameData: true }),
+ *   /Cannot load a model from \/nonexistent\/model: it does not exist/,
+ * );
  * ```
  */
 export async function evaluateCheckpoint(
   modelDir: string,
   options: EvaluateCheckpointOptions,
 ): Promise<CheckpointEvaluation> {
-  const checkpoint = await loadModelCheckpoint(modelDir);
+  const checkpoint = await loadModelCheckpoint(modelDir, { setting: "model_dir" });
   const run = checkpoint.meta.run;
   const seed = options.data.seed ?? run.seed;
   const { dataset } = await loadDatasetFromFlags(options.data, {

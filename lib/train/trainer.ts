@@ -124,7 +124,9 @@ export async function runTrainer(
 ): Promise<TrainerResult> {
   const print = options.print ?? (() => {});
   await checkOutputPaths(flags);
-  const resumed = flags.resume ? await loadModelCheckpoint(flags.model_dir!) : undefined;
+  const resumed = flags.resume
+    ? await loadModelCheckpoint(flags.model_dir!, { setting: "model_dir" })
+    : undefined;
   const seed = _chooseSeed(flags, resumed, print);
   if (flags.model_dir !== undefined) await _saveRunFlags(flags, seed);
   const dataset = await _loadData(flags, { seed, print, signal: options.signal });

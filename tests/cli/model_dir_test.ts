@@ -114,6 +114,19 @@ Deno.test("a model folder is never overwritten silently, and --model_dir D --res
       new RegExp(`^epoch 3  HR@10 ${last.hr.toFixed(4)}  NDCG@10 ${last.ndcg.toFixed(4)}`, "m"),
     );
 
+    const other = await runCli([
+      "evaluate",
+      `--model_dir=${model}`,
+      "--backend=ts",
+      "--synthetic_users=250",
+    ]);
+    assert.equal(other.code, 0, other.stderr);
+    assert.match(
+      other.stdout,
+      /^epoch 3  HR@10 [\d.]+  NDCG@10 [\d.]+  \(\d+ users, --dataset synthetic\)/m,
+    );
+    assert.match(other.stderr, /\d+ users of the data are unknown to the model/);
+
     const replaced = await runCli([
       ...RUN,
       cache,
