@@ -7,10 +7,10 @@
  */
 
 import { SettingError } from "../errors.ts";
-import { isMovieLens, MOVIELENS, MOVIELENS_DATASETS } from "./movielens.ts";
+import { isMovieLens, MOVIELENS, MOVIELENS_DATASETS, type MovieLensName } from "./movielens.ts";
 import { readNcfFiles } from "./ncf_files.ts";
 import { preprocess } from "./preprocess.ts";
-import { readRatings } from "./read_ratings.ts";
+import { checkColumns, readRatings } from "./read_ratings.ts";
 import { generateSynthetic } from "./synthetic.ts";
 import type { Dataset, DatasetSummary, RawInteractions } from "./types.ts";
 
@@ -59,25 +59,35 @@ export interface LoadDatasetOptions {
   /** Which data set. */
   dataset: DatasetName;
   /** Folder of the MovieLens files (required for them). */
-  dataDir?: string;
-  /** The file for `csv`; the split's prefix for `ncf`. */
-  ratingsFile?: string;
+  dataDir?: string | undefined;
+  /**
+   * The file for `csv`; for `ncf` the split's prefix, or the path of any of
+   * its three files (see {@linkcode readNcfFiles}).
+   */
+  ratingsFile?: string | undefined;
+  /**
+   * The `csv` file's columns in order (see {@linkcode checkColumns}), e.g.
+   * `["item", "user", "rating", "timestamp"]`; a header line is then
+   * skipped. Default (undefined or empty): the header's names, else
+   * `user,item[,rating],timestamp`. Only for `csv`.
+   */
+  columns?: readonly string[] | undefined;
   /** See {@linkcode preprocess}; default 20 (not used by `ncf`). */
-  minRatings?: number;
+  minRatings?: number | undefined;
   /** See {@linkcode preprocess}; default 999 (not used by `ncf`, whose file lists them). */
-  numEvalNegatives?: number;
+  numEvalNegatives?: number | undefined;
   /** Seed of the run (synthetic data, evaluation negatives). */
   seed: number;
   /** Synthetic users; default 1500. */
-  syntheticUsers?: number;
+  syntheticUsers?: number | undefined;
   /** Synthetic items; default 1500. */
-  syntheticItems?: number;
+  syntheticItems?: number | undefined;
   /** Synthetic mean interactions per user; default 40. */
-  syntheticRatingsPerUser?: number;
+  syntheticRatingsPerUser?: number | undefined;
   /** Receives warnings (users dropped for having no possible negative). */
-  onWarning?: (message: string) => void;
+  onWarning?: ((message: string) => void) | undefined;
   /** Aborts file reading. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** A loaded data set and its interaction count. */
@@ -93,12 +103,16 @@ export interface LoadedDataset {
 
 /**
  * Loads and preprocesses a data set. MovieLens files are looked up with
- * {@linkcode datasetFilePath}; when none exists, `Deno.errors.NotFound`
- * names every path tried. `csv` and `ncf` need `ratingsFile` (else a
- * `SettingError` for `ratings_file`), MovieLens sets need `dataDir` (else a
- * `SettingError` for `data_dir`); an unknown name is a `SettingError` for
+ * {@linkcode findMovieLensFile}; when none exists, `Deno.errors.NotFound`
+ * names every path tried and how to fetch the set. `csv` and `ncf` need
+ * `ratingsFile` (else a `SettingError` for `ratings_file`), MovieLens sets
+ * need `dataDir` naming a folder (else a `SettingError` for `data_dir`);
+ * `columns` is checked ({@linkcode checkColumns}) and only for `csv` (else a
+ * `SettingError` for `columns`); an unknown name is a `SettingError` for
  * `dataset`; too many evaluation negatives one for `num_eval_negatives`
- * (see {@linkcode preprocess}).
+ * (see {@linkcode preprocess}). A missing `ncf` file is a
+ * `Deno.errors.NotFound` naming the three files expected
+ * ({@linkcode readNcfFiles}).
  *
  * @example
  * ```ts
@@ -113,6 +127,18 @@ export interface LoadedDataset {
  */
 export async function loadDataset(options: LoadDatasetOptions): Promise<LoadedDataset> {
   const name: string = options.dataset;
+  const columns = options.columns ?? [];
+  if (columns.length > 0) {
+    checkColumns(columns);
+    if (name !== "csv") {
+      throw new SettingError(
+        "columns",
+        `Cannot use columns ${
+          JSON.stringify(columns.join(","))
+        } with the ${name} data set: columns is for the csv data set (the other sets' columns are known)`,
+      );
+    }
+  }
   let dataset: Dataset;
   if (name === "ncf") {
     dataset = await readNcfFiles(_ratingsFile(options), { signal: options.signal });
@@ -126,7 +152,7 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<LoadedDa
         meanRatingsPerUser: options.syntheticRatingsPerUser,
       });
     } else if (name === "csv") {
-      raw = await readRatings(_ratingsFile(options), { signal: options.signal });
+      raw = await readRatings(_ratingsFile(options), { signal: options.signal, columns });
     } else if (isMovieLens(name)) {
       raw = await readRatings(await _findMovieLensFile(name, options.dataDir), {
         signal: options.signal,
@@ -185,22 +211,90 @@ function _ratingsFile(options: LoadDatasetOptions): string {
   return options.ratingsFile;
 }
 
-async function _findMovieLensFile(name: string, dataDir: string | undefined): Promise<string> {
+async function _findMovieLensFile(
+  name: MovieLensName,
+  dataDir: string | undefined,
+): Promise<string> {
   if (dataDir === undefined || dataDir === "") {
     throw new SettingError(
       "data_dir",
       `Cannot load the ${name} data set: the data folder is not set`,
     );
   }
+  const path = await findMovieLensFile(name, dataDir);
+  if (path !== undefined) return path;
+  const paths = datasetFilePath(name, dataDir);
+  const fetch =
+    `fetch the set into ${dataDir} first (the download command, with dataset ${name} and data_dir ${dataDir}) or set download_if_missing`;
+  if (!(await _isFolder(dataDir))) {
+    throw new Deno.errors.NotFound(
+      `Cannot read the ${name} ratings: the data folder ${dataDir} does not exist (expected ${
+        paths.join(" or ")
+      }); ${fetch}`,
+    );
+  }
+  throw new Deno.errors.NotFound(
+    `Cannot read the ${name} ratings: neither ${paths.join(" nor ")} exists; ${fetch}`,
+  );
+}
+
+/**
+ * The ratings file of MovieLens data set `name` under `dataDir`: the first
+ * of {@linkcode datasetFilePath}'s paths that is a file, or `undefined` when
+ * neither is (the set still has to be downloaded). Throws a `SettingError`
+ * for `data_dir` when `dataDir` is a file rather than a folder.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { findMovieLensFile } from "./load_dataset.ts";
+ * const dir = await Deno.makeTempDir();
+ * assert.equal(await findMovieLensFile("ml-100k", dir), undefined);
+ * await Deno.mkdir(`${dir}/ml-100k`);
+ * await Deno.writeTextFile(`${dir}/ml-100k/u.data`, "196\t242\t3\t881250949\n");
+ * assert.equal(await findMovieLensFile("ml-100k", dir), `${dir}/ml-100k/u.data`);
+ * await assert.rejects(() => findMovieLensFile("ml-100k", `${dir}/ml-100k/u.data`), /is a file, not a folder/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function findMovieLensFile(
+  name: MovieLensName,
+  dataDir: string,
+): Promise<string | undefined> {
   const paths = datasetFilePath(name, dataDir);
   for (const path of paths) {
     try {
       if ((await Deno.stat(path)).isFile) return path;
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if (
+        !(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)
+      ) {
+        throw error;
+      }
     }
   }
-  throw new Deno.errors.NotFound(
-    `Cannot read the ${name} ratings: neither ${paths.join(" nor ")} exists`,
-  );
+  let isFile = false;
+  try {
+    isFile = (await Deno.stat(dataDir === "" ? "." : dataDir)).isFile;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)) {
+      throw error;
+    }
+  }
+  if (isFile) {
+    const file = MOVIELENS[name].ratingsFile;
+    throw new SettingError(
+      "data_dir",
+      `Cannot load the ${name} data set: ${dataDir} is a file, not a folder: data_dir takes the folder that holds ${name}/${file} or ${file}; for a single ratings file use the csv data set with ratings_file ${dataDir}`,
+    );
+  }
+  return undefined;
+}
+
+async function _isFolder(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path === "" ? "." : path)).isDirectory;
+  } catch {
+    return false;
+  }
 }

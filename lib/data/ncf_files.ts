@@ -10,6 +10,8 @@
  *   negatives, tab separated, one line per user, `(user,item)` matching the
  *   user's test row.
  *
+ * The split is named by its prefix or by the path of any of its three files.
+ *
  * @module
  */
 
@@ -18,35 +20,49 @@ import { readChunks } from "./read_chunks.ts";
 import { MAX_DENSE_ID, MAX_LINE_BYTES, readRatings } from "./read_ratings.ts";
 import type { Dataset } from "./types.ts";
 
-/** The three files of an NCF split. */
+/** The three files of an NCF split, and their common prefix. */
 export interface NcfFilePaths {
+  prefix: string;
   train: string;
   test: string;
   negative: string;
 }
 
+/** The suffixes of an NCF split's files, in the order of {@linkcode NcfFilePaths}. */
+export const NCF_SUFFIXES = [".train.rating", ".test.rating", ".test.negative"] as const;
+
 /**
- * The file names of the split with prefix `prefix`.
+ * The file names of the split named by `prefix`: the prefix itself, or the
+ * path of any of the three files (its suffix is then dropped).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { ncfFilePaths } from "./ncf_files.ts";
  * assert.ok(ncfFilePaths("data/ml-1m").negative === "data/ml-1m.test.negative");
+ * assert.ok(ncfFilePaths("data/ml-1m.train.rating").test === "data/ml-1m.test.rating");
+ * assert.ok(ncfFilePaths("data/ml-1m.test.negative").prefix === "data/ml-1m");
  * ```
  */
 export function ncfFilePaths(prefix: string): NcfFilePaths {
+  for (const suffix of NCF_SUFFIXES) {
+    if (prefix.endsWith(suffix) && prefix.length > suffix.length) {
+      prefix = prefix.slice(0, -suffix.length);
+      break;
+    }
+  }
   return {
-    train: `${prefix}.train.rating`,
-    test: `${prefix}.test.rating`,
-    negative: `${prefix}.test.negative`,
+    prefix,
+    train: `${prefix}${NCF_SUFFIXES[0]}`,
+    test: `${prefix}${NCF_SUFFIXES[1]}`,
+    negative: `${prefix}${NCF_SUFFIXES[2]}`,
   };
 }
 
 /** Options of {@linkcode readNcfFiles}. */
 export interface ReadNcfFilesOptions {
   /** Aborts between chunks. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -58,7 +74,9 @@ export interface ReadNcfFilesOptions {
  * capped. Throws `SyntaxError` naming file:line for a malformed line, a
  * second test row or negatives line of a user, a `(user,item)` that is not
  * the user's test row, and naming the file when a user has no test row or
- * no negatives line; `Deno.errors.NotFound` for a missing file.
+ * no negatives line; `Deno.errors.NotFound` naming the missing files and
+ * the three expected (and, when `prefix` is a folder, the split in it).
+ * `prefix` may also be the path of any of the three files.
  *
  * @example
  * ```ts
@@ -80,6 +98,7 @@ export async function readNcfFiles(
 ): Promise<Dataset> {
   const paths = ncfFilePaths(prefix);
   const { signal } = options;
+  await _checkFiles(paths);
   const train = await readRatings(paths.train, { signal, denseIds: true });
   const test = await readRatings(paths.test, { signal, denseIds: true, lineNumbers: true });
   const negatives = await _readNegatives(paths.negative, signal);
@@ -194,6 +213,51 @@ export async function readNcfFiles(
     evalNegatives: evalNegatives.slice(0, w),
     numEvalCappedUsers,
   };
+}
+
+/** Throws `NotFound` naming the split's missing files and what was expected. */
+async function _checkFiles(paths: NcfFilePaths): Promise<void> {
+  const all = [paths.train, paths.test, paths.negative];
+  const missing: string[] = [];
+  for (const path of all) {
+    try {
+      await Deno.stat(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+        missing.push(path);
+      } else {
+        throw error;
+      }
+    }
+  }
+  if (missing.length === 0) return;
+  let hint = "the prefix is the files' path without these suffixes, or the path of any of them";
+  try {
+    if ((await Deno.stat(paths.prefix)).isDirectory) {
+      const found: string[] = [];
+      for await (const entry of Deno.readDir(paths.prefix)) {
+        if (entry.isFile && entry.name.endsWith(NCF_SUFFIXES[0])) {
+          found.push(
+            `${paths.prefix.replace(/\/+$/, "")}/${entry.name.slice(0, -NCF_SUFFIXES[0].length)}`,
+          );
+        }
+      }
+      found.sort();
+      hint = found.length > 0
+        ? `${paths.prefix} is a folder: give the prefix of a split inside it, here ${
+          found.join(" or ")
+        }`
+        : `${paths.prefix} is a folder, and holds no *${NCF_SUFFIXES[0]} file`;
+    }
+  } catch {
+    // No folder of that name: the general hint stands.
+  }
+  const state = missing.length === all.length
+    ? "none of its files exists"
+    : `${missing.join(" and ")} ${missing.length === 1 ? "does" : "do"} not exist`;
+  throw new Deno.errors.NotFound(
+    `Cannot read the NCF split ${paths.prefix}: ${state} (expected ${paths.train}, ${paths.test} and ${paths.negative}; ${hint})`,
+  );
 }
 
 /** The parsed `.test.negative` file. */

@@ -14,13 +14,13 @@ import type { Dataset, RawInteractions } from "./types.ts";
 /** Options of {@linkcode preprocess}. */
 export interface PreprocessOptions {
   /** Users with fewer distinct items are dropped; default 20, an integer ≥ 2. */
-  minRatings?: number;
+  minRatings?: number | undefined;
   /** Evaluation negatives per user; default 999. */
-  numEvalNegatives?: number;
+  numEvalNegatives?: number | undefined;
   /** Seed of the run (evaluation negatives). */
   seed: number;
   /** Receives a message for each user dropped because no item is left to be its negative. */
-  onWarning?: (message: string) => void;
+  onWarning?: ((message: string) => void) | undefined;
 }
 
 /**
@@ -29,7 +29,10 @@ export interface PreprocessOptions {
  *    equal timestamps the later row);
  * 2. users with fewer than `minRatings` distinct items are dropped;
  * 3. raw ids become dense 0-based ids, users and items each in ascending
- *    raw-id order; `numItems` counts every item left, held-out ones included;
+ *    raw-id order: numerically for integer ids, by UTF-16 code units
+ *    (JavaScript's default string order) for string ids (`userNames`,
+ *    `itemNames`, which then become `userIds`/`itemIds` as strings);
+ *    `numItems` counts every item left, held-out ones included;
  * 4. leave-one-out: each user's latest interaction (ties: the later row) is
  *    held out, the rest are its training items, ascending;
  * 5. a user who interacted with every item is dropped with a warning (and the
@@ -54,6 +57,10 @@ export interface PreprocessOptions {
  * assert.ok(ds.numUsers === 2 && ds.numItems === 4);
  * assert.ok(ds.evalItems[0] === 1); // user 7's latest item, 200, is dense item 1
  * assert.equal(ds.trainItems.join(), "0,2,3");
+ * // A string column: codes into userNames; dense ids follow the names' string order.
+ * const named = { ...raw, users: Float64Array.of(0, 0, 0, 1, 1), userNames: ["u9", "u10"] };
+ * const ds2 = preprocess(named, { minRatings: 2, numEvalNegatives: 1, seed: 1 });
+ * assert.deepEqual(ds2.userIds, ["u10", "u9"]);
  * ```
  */
 export function preprocess(raw: RawInteractions, options: PreprocessOptions): Dataset {
@@ -99,8 +106,8 @@ function _split(
       );
     }
   }
-  const users = _denseIndex(raw.users, n, "user");
-  const items = _denseIndex(raw.items, n, "item");
+  const users = _denseIndex(raw.users, n, "user", raw.userNames);
+  const items = _denseIndex(raw.items, n, "item", raw.itemNames);
   const numAllUsers = users.ids.length;
   const numAllItems = items.ids.length;
   const item = items.index;
@@ -154,9 +161,10 @@ function _split(
       if (keep[u] !== 0 && keptStart[u + 1] - keptStart[u] >= numItems) {
         keep[u] = 0;
         dropped = true;
+        const id = users.ids[u];
         onWarning?.(
           `Dropping user ${
-            users.ids[u]
+            typeof id === "string" ? JSON.stringify(id) : id
           }: it interacted with all ${numItems} items, so it has no possible negative`,
         );
       }
@@ -165,7 +173,7 @@ function _split(
   }
 
   // 3. Dense ids in ascending raw order.
-  const itemIds = new Float64Array(numItems);
+  const itemIds = _newIds(items.ids, numItems);
   for (let it = 0, next = 0; it < numAllItems; it++) {
     if (itemDense[it] >= 0) (itemIds[next] = items.ids[it], itemDense[it] = next++);
   }
@@ -181,7 +189,7 @@ function _split(
   }
 
   // 4. Leave-one-out into CSR rows.
-  const userIds = new Float64Array(numUsers);
+  const userIds = _newIds(users.ids, numUsers);
   const trainOffsets = new Int32Array(numUsers + 1);
   const trainItems = new Int32Array(numTrain);
   const evalItems = new Int32Array(numUsers);
@@ -211,12 +219,19 @@ function _split(
   return { numUsers, numItems, userIds, itemIds, trainOffsets, trainItems, evalItems };
 }
 
+/** An id array of `length` of the same kind as `like` (numbers or strings). */
+function _newIds(like: Float64Array | string[], length: number): Float64Array | string[] {
+  return like instanceof Float64Array ? new Float64Array(length) : new Array<string>(length);
+}
+
 /** Dense index of each row's id (ascending raw order) and the distinct raw ids. */
 function _denseIndex(
   values: Float64Array,
   n: number,
   what: string,
-): { index: Int32Array; ids: Float64Array } {
+  names: readonly string[] | undefined,
+): { index: Int32Array; ids: Float64Array | string[] } {
+  if (names !== undefined) return _denseNames(values, n, what, names);
   let min = Infinity;
   let max = -Infinity;
   for (let r = 0; r < n; r++) {
@@ -258,5 +273,51 @@ function _denseIndex(
     }
     index[r] = lo;
   }
+  return { index, ids };
+}
+
+/**
+ * Dense index of each row's string id: `values` are indexes into `names`;
+ * the ids kept are the names used, in ascending code-unit order.
+ */
+function _denseNames(
+  values: Float64Array,
+  n: number,
+  what: string,
+  names: readonly string[],
+): { index: Int32Array; ids: string[] } {
+  const numNames = names.length;
+  const used = new Uint8Array(numNames);
+  for (let r = 0; r < n; r++) {
+    const v = values[r];
+    if (!(Number.isInteger(v) && v >= 0 && v < numNames)) {
+      throw new RangeError(
+        `Cannot preprocess ratings: row ${
+          r + 1
+        } has ${what} code ${v}, not an index into the ${numNames} ${what} names`,
+      );
+    }
+    used[v] = 1;
+  }
+  const codes: number[] = [];
+  for (let c = 0; c < numNames; c++) if (used[c] !== 0) codes.push(c);
+  codes.sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
+  const rank = new Int32Array(numNames);
+  const ids = new Array<string>(codes.length);
+  for (let k = 0; k < codes.length; k++) {
+    const name = names[codes[k]];
+    if (typeof name !== "string") {
+      throw new RangeError(`Cannot preprocess ratings: ${what} name ${codes[k]} is not a string`);
+    }
+    if (k > 0 && name === ids[k - 1]) {
+      throw new RangeError(
+        `Cannot preprocess ratings: the ${what} names list ${JSON.stringify(name)} twice`,
+      );
+    }
+    ids[k] = name;
+    rank[codes[k]] = k;
+  }
+  const index = new Int32Array(n);
+  for (let r = 0; r < n; r++) index[r] = rank[values[r]];
   return { index, ids };
 }

@@ -30,15 +30,15 @@ export interface SyntheticOptions {
   /** Seed of the run. */
   seed: number;
   /** Users (raw ids 1..numUsers); default 1500. */
-  numUsers?: number;
+  numUsers?: number | undefined;
   /** Items (raw ids 1..numItems); default 1500, at least 4. */
-  numItems?: number;
+  numItems?: number | undefined;
   /**
    * Mean interactions per user, at least 2; default 40. Each user gets
    * `min(20, mean)` plus a lognormal extra, capped at numItems / 2 (so the
    * actual mean is lower when the cap bites).
    */
-  meanRatingsPerUser?: number;
+  meanRatingsPerUser?: number | undefined;
 }
 
 /** The generated interactions together with the model that generated them. */

@@ -4,19 +4,28 @@
  * @module
  */
 
+import type { RawIds } from "./raw_ids.ts";
+
 /**
- * Raw interactions as read from a ratings file, in file order. Ids are the
- * file's own integers (any integer up to 2^53, hence `Float64Array`).
+ * Raw interactions as read from a ratings file, in file order. A numeric id
+ * column holds the file's own integers (any integer up to 2^53, hence
+ * `Float64Array`). A string id column (any id that is not such an integer)
+ * holds codes instead: `users[r]` is an index into `userNames`, the ids as
+ * written in the file (likewise `items` and `itemNames`).
  */
 export interface RawInteractions {
-  /** Raw user id of each row. */
+  /** Raw user id of each row, or its index into `userNames` when that is set. */
   users: Float64Array;
-  /** Raw item id of each row. */
+  /** Raw item id of each row, or its index into `itemNames` when that is set. */
   items: Float64Array;
   /** Timestamp of each row (seconds; any finite number). */
   timestamps: Float64Array;
   /** Number of rows (the arrays may be longer). */
   length: number;
+  /** The user ids of a string column, each once; absent for a numeric column. */
+  userNames?: readonly string[] | undefined;
+  /** The item ids of a string column, each once; absent for a numeric column. */
+  itemNames?: readonly string[] | undefined;
 }
 
 /**
@@ -29,10 +38,10 @@ export interface Dataset {
   numUsers: number;
   /** Number of items (dense ids 0..numItems-1), held-out ones included. */
   numItems: number;
-  /** Raw id of each dense user id. */
-  userIds: Float64Array;
-  /** Raw id of each dense item id. */
-  itemIds: Float64Array;
+  /** Raw id of each dense user id (integers, or strings as written in the data). */
+  userIds: RawIds;
+  /** Raw id of each dense item id (integers, or strings as written in the data). */
+  itemIds: RawIds;
   /** CSR offsets into `trainItems`, length numUsers + 1. */
   trainOffsets: Int32Array;
   /** Each user's training items, ascending within a user. */

@@ -37,6 +37,7 @@ const _NOT_SAVED = new Set(["resume", "overwrite"]);
 export const RESUME_MUST_AGREE: readonly (keyof TrainerFlags)[] = [
   "dataset",
   "ratings_file",
+  "columns",
   "min_ratings",
   "num_eval_negatives",
   "seed",
@@ -146,6 +147,7 @@ export function parseTrainerArgs(
 const _DATA_DEFINING: readonly (keyof TrainerFlags)[] = [
   "dataset",
   "ratings_file",
+  "columns",
   "min_ratings",
   "num_eval_negatives",
   "seed",

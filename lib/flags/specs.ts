@@ -49,6 +49,10 @@ export const DATA_FLAGS = {
     "Ratings file for --dataset csv; path prefix of the split files for --dataset ncf.",
     {},
   ),
+  columns: stringFlag(
+    "The csv file's columns in order, e.g. item,user,rating,timestamp (a header line is then skipped; without it, a header's names decide, else user,item[,rating],timestamp).",
+    {},
+  ),
   min_ratings: intFlag("Drop users with fewer interactions than this.", { default: 20, min: 2 }),
   num_eval_negatives: intFlag("Negatives ranked against each held-out item.", {
     default: 999,
@@ -313,6 +317,9 @@ export function checkDataFlags(values: DataFlags): void {
     throw new UsageError(
       `Cannot use --ratings_file with --dataset ${values.dataset}: it is for csv and ncf`,
     );
+  }
+  if (values.columns !== undefined && values.dataset !== "csv") {
+    throw new UsageError(`Cannot use --columns with --dataset ${values.dataset}: it is for csv`);
   }
   if (values.num_eval_negatives >= values.synthetic_items - 1 && values.dataset === "synthetic") {
     throw new UsageError(

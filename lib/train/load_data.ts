@@ -6,7 +6,7 @@
  */
 
 import { downloadDataset, formatRetry } from "../data/download.ts";
-import { datasetFilePath, loadDataset, type LoadedDataset } from "../data/load_dataset.ts";
+import { findMovieLensFile, loadDataset, type LoadedDataset } from "../data/load_dataset.ts";
 import { isMovieLens } from "../data/movielens.ts";
 import type { DataFlags } from "../flags/specs.ts";
 
@@ -41,8 +41,7 @@ export async function loadDatasetFromFlags(
 ): Promise<LoadedDataset> {
   const name = flags.dataset;
   if (flags.download_if_missing && isMovieLens(name)) {
-    const candidates = datasetFilePath(name, flags.data_dir);
-    if (!(await Promise.all(candidates.map(_exists))).some((x) => x)) {
+    if ((await findMovieLensFile(name, flags.data_dir)) === undefined) {
       await Deno.mkdir(flags.data_dir, { recursive: true });
       await downloadDataset(name, flags.data_dir, {
         baseUrl: flags.download_url,
@@ -59,6 +58,7 @@ export async function loadDatasetFromFlags(
     dataset: name,
     dataDir: flags.data_dir,
     ratingsFile: flags.ratings_file,
+    columns: flags.columns?.split(",").map((c) => c.trim()),
     minRatings: flags.min_ratings,
     numEvalNegatives: flags.num_eval_negatives,
     seed: options.seed,
@@ -68,15 +68,6 @@ export async function loadDatasetFromFlags(
     onWarning: options.onWarning,
     signal: options.signal,
   });
-}
-
-async function _exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

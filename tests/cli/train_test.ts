@@ -148,7 +148,10 @@ Deno.test("a run killed mid-way and resumed ends with the same metrics as an uni
       "--resume",
     ]);
     assert.equal(mismatch.code, 2);
-    assert.match(mismatch.stderr, /--batch_size=50: the run in .* was trained with --batch_size=100/);
+    assert.match(
+      mismatch.stderr,
+      /--batch_size=50: the run in .* was trained with --batch_size=100/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

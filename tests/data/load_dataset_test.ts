@@ -4,6 +4,7 @@ import { MOVIELENS_DATASETS } from "../../lib/data/movielens.ts";
 import {
   DATASET_NAMES,
   datasetFilePath,
+  findMovieLensFile,
   loadDataset,
   summarize,
 } from "../../lib/data/load_dataset.ts";
@@ -149,23 +150,200 @@ Deno.test("loadDataset() reads a csv file", async () => {
   }
 });
 
-Deno.test("loadDataset() names both paths tried when a MovieLens file is missing", async () => {
+Deno.test("loadDataset() names the paths tried and how to fetch a missing MovieLens set", async (t) => {
   const dir = await Deno.makeTempDir();
   try {
+    const fetch = (d: string) =>
+      `fetch the set into ${d} first (the download command, with dataset ml-1m and data_dir ${d}) or set download_if_missing`;
+    const cases: [string, string, string][] = [
+      [
+        "a folder without the files",
+        dir,
+        `Cannot read the ml-1m ratings: neither ${dir}/ml-1m/ratings.dat nor ${dir}/ratings.dat exists; ${
+          fetch(dir)
+        }`,
+      ],
+      [
+        "a folder that does not exist",
+        `${dir}/none`,
+        `Cannot read the ml-1m ratings: the data folder ${dir}/none does not exist (expected ${dir}/none/ml-1m/ratings.dat or ${dir}/none/ratings.dat); ${
+          fetch(`${dir}/none`)
+        }`,
+      ],
+    ];
+    for (const [name, dataDir, message] of cases) {
+      await t.step(name, async () => {
+        await assert.rejects(
+          () => loadDataset({ dataset: "ml-1m", dataDir, seed: 1 }),
+          (e: unknown) => {
+            assert.ok(e instanceof Deno.errors.NotFound, `${e}`);
+            assert.equal(e.message, message);
+            return true;
+          },
+        );
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadDataset() says data_dir takes a folder when it names the ratings file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/u.data`, "196\t242\t3\t881250949\n");
     await assert.rejects(
-      () => loadDataset({ dataset: "ml-1m", dataDir: dir, seed: 1 }),
+      () => loadDataset({ dataset: "ml-100k", dataDir: `${dir}/u.data`, seed: 1 }),
       (e: unknown) => {
-        assert.ok(e instanceof Deno.errors.NotFound);
+        assert.ok(e instanceof SettingError, `${e}`);
+        assert.equal(e.setting, "data_dir");
         assert.equal(
           e.message,
-          `Cannot read the ml-1m ratings: neither ${dir}/ml-1m/ratings.dat nor ${dir}/ratings.dat exists`,
+          `Cannot load the ml-100k data set: ${dir}/u.data is a file, not a folder: data_dir takes the folder that holds ml-100k/u.data or u.data; for a single ratings file use the csv data set with ratings_file ${dir}/u.data`,
         );
         return true;
       },
     );
   } finally {
-    await Deno.remove(dir);
+    await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("findMovieLensFile() prefers <dir>/<name>/<file>, then <dir>/<file>, else undefined", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.equal(await findMovieLensFile("ml-100k", dir), undefined);
+    await Deno.writeTextFile(`${dir}/u.data`, "1\t2\t3\t4\n");
+    assert.equal(await findMovieLensFile("ml-100k", dir), `${dir}/u.data`);
+    await Deno.mkdir(`${dir}/ml-100k`);
+    await Deno.writeTextFile(`${dir}/ml-100k/u.data`, "1\t2\t3\t4\n");
+    assert.equal(await findMovieLensFile("ml-100k", dir), `${dir}/ml-100k/u.data`);
+    assert.equal(await findMovieLensFile("ml-1m", `${dir}/none`), undefined);
+    await assert.rejects(() => findMovieLensFile("ml-1m", `${dir}/u.data`), SettingError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadDataset() reads a CRLF MovieLens folder like the original", {
+  ignore: !has100k,
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const text = await Deno.readTextFile(`${SHARED}ml-100k/u.data`);
+    await Deno.mkdir(`${dir}/ml-100k`);
+    await Deno.writeTextFile(`${dir}/ml-100k/u.data`, text.replaceAll("\n", "\r\n"));
+    const options = { dataset: "ml-100k", numEvalNegatives: 99, seed: 4 } as const;
+    const crlf = await loadDataset({ ...options, dataDir: dir });
+    const original = await loadDataset({ ...options, dataDir: `${SHARED}ml-100k` });
+    assert.deepEqual(crlf, original);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadDataset() reads a csv file by its header, its columns option, or with string ids", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const rows: string[][] = [];
+    for (let u = 1; u <= 5; u++) {
+      for (let i = 1; i <= 6; i++) rows.push([`${u * 100}`, `${(u + i) % 8}`, "4", `${i}`]);
+    }
+    const write = async (name: string, header: string, order: number[], map = (x: string) => x) => {
+      const lines = rows.map((r) => order.map((k) => (k < 2 ? map(r[k]) : r[k])).join(","));
+      await Deno.writeTextFile(
+        `${dir}/${name}`,
+        (header === "" ? [] : [header]).concat(lines).join("\r\n"),
+      );
+      return `${dir}/${name}`;
+    };
+    const base = { dataset: "csv", minRatings: 6, numEvalNegatives: 1, seed: 1 } as const;
+    const expected = await loadDataset({
+      ...base,
+      ratingsFile: await write("a.csv", "", [0, 1, 2, 3]),
+    });
+    assert.deepEqual(Array.from(expected.dataset.userIds as Float64Array), [
+      100,
+      200,
+      300,
+      400,
+      500,
+    ]);
+    await t.step("movieId,userId,rating,timestamp", async () => {
+      const path = await write("b.csv", "movieId,userId,rating,timestamp", [1, 0, 2, 3]);
+      assert.deepEqual(await loadDataset({ ...base, ratingsFile: path }), expected);
+    });
+    await t.step("columns item,user,rating,timestamp", async () => {
+      const path = await write("c.csv", "", [1, 0, 2, 3]);
+      const columns = ["item", "user", "rating", "timestamp"];
+      assert.deepEqual(await loadDataset({ ...base, ratingsFile: path, columns }), expected);
+    });
+    await t.step("string ids", async () => {
+      const path = await write(
+        "d.csv",
+        "user_id,item_id,rating,ts",
+        [0, 1, 2, 3],
+        (x) => `id-${x}`,
+      );
+      const { dataset } = await loadDataset({ ...base, ratingsFile: path });
+      assert.deepEqual(dataset.userIds, ["id-100", "id-200", "id-300", "id-400", "id-500"]);
+      assert.deepEqual(dataset.itemIds, Array.from({ length: 8 }, (_, i) => `id-${i}`));
+      assert.deepEqual(dataset.trainItems, expected.dataset.trainItems);
+      assert.deepEqual(dataset.evalNegatives, expected.dataset.evalNegatives);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadDataset() reads the ncf split named by its prefix or any of its three files", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/s.train.rating`, "0\t0\t5\t1\n0\t1\t4\t2\n1\t1\t3\t3\n");
+    await Deno.writeTextFile(`${dir}/s.test.rating`, "0\t2\t5\t9\n1\t0\t1\t9\n");
+    await Deno.writeTextFile(`${dir}/s.test.negative`, "(0,2)\t3\n(1,0)\t2\n");
+    const expected = await loadDataset({ dataset: "ncf", ratingsFile: `${dir}/s`, seed: 1 });
+    assert.equal(expected.dataset.numUsers, 2);
+    for (const suffix of [".train.rating", ".test.rating", ".test.negative"]) {
+      await t.step(`s${suffix}`, async () => {
+        const loaded = await loadDataset({
+          dataset: "ncf",
+          ratingsFile: `${dir}/s${suffix}`,
+          seed: 1,
+        });
+        assert.deepEqual(loaded, expected);
+      });
+    }
+    await t.step("a prefix whose files are missing", async () => {
+      await Deno.remove(`${dir}/s.test.negative`);
+      await assert.rejects(
+        () => loadDataset({ dataset: "ncf", ratingsFile: `${dir}/s.train.rating`, seed: 1 }),
+        (e: unknown) => {
+          assert.ok(e instanceof Deno.errors.NotFound, `${e}`);
+          assert.equal(
+            e.message,
+            `Cannot read the NCF split ${dir}/s: ${dir}/s.test.negative does not exist (expected ${dir}/s.train.rating, ${dir}/s.test.rating and ${dir}/s.test.negative; the prefix is the files' path without these suffixes, or the path of any of them)`,
+          );
+          return true;
+        },
+      );
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "loadDataset() reads the real ncf split by the path of its training file",
+  ignore: !hasNcf,
+  fn: async () => {
+    const { numInteractions } = await loadDataset({
+      dataset: "ncf",
+      ratingsFile: `${SHARED}ncf-ml-1m/ml-1m.train.rating`,
+      seed: 1,
+    });
+    assert.equal(numInteractions, 994_161 + 6040);
+  },
 });
 
 Deno.test("loadDataset() names the setting at fault, never a flag", async (t) => {
@@ -187,6 +365,18 @@ Deno.test("loadDataset() names the setting at fault, never a flag", async (t) =>
       { dataset: "ml-100k", seed: 1 },
       "data_dir",
       "Cannot load the ml-100k data set: the data folder is not set",
+    ],
+    [
+      "columns with a MovieLens set",
+      { dataset: "ml-100k", seed: 1, dataDir: "/data", columns: ["item", "user", "timestamp"] },
+      "columns",
+      `Cannot use columns "item,user,timestamp" with the ml-100k data set: columns is for the csv data set (the other sets' columns are known)`,
+    ],
+    [
+      "columns that cannot work",
+      { dataset: "csv", seed: 1, ratingsFile: "/r.csv", columns: ["user", "user", "timestamp"] },
+      "columns",
+      `Cannot read ratings with columns "user,user,timestamp": the user column is named twice (expected user (user/userId/user_id/uid/reviewerID), item (item/itemId/item_id/movie/movieId/movie_id/iid/asin), optionally rating (rating/score/overall), and timestamp (timestamp/time/ts/unixReviewTime), in any order)`,
     ],
     [
       "an unknown data set",

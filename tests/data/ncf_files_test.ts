@@ -47,8 +47,8 @@ Deno.test("readNcfFiles() reads a split as given, with repeated candidates once 
     const ds = await readNcfFiles(await split(dir, TRAIN, TEST, negative + "\r\n\n"));
     assert.equal(ds.numUsers, 3);
     assert.equal(ds.numItems, 10);
-    assert.deepEqual(Array.from(ds.userIds), [0, 1, 2]);
-    assert.deepEqual(Array.from(ds.itemIds), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(ds.userIds, Float64Array.of(0, 1, 2));
+    assert.deepEqual(ds.itemIds, Float64Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9));
     assert.deepEqual(Array.from(ds.trainOffsets), [0, 2, 3, 4]);
     assert.deepEqual(Array.from(ds.trainItems), [1, 3, 1, 0]); // user 0's item 3 once, ascending
     assert.deepEqual(Array.from(ds.evalItems), [2, 0, 4]);
@@ -175,15 +175,73 @@ Deno.test("readNcfFiles() names the file and line at fault", async (t) => {
   }
 });
 
-Deno.test("readNcfFiles() throws NotFound naming a missing file", () =>
+Deno.test("readNcfFiles() throws NotFound naming the missing files and the three expected", async (t) => {
+  const cases: [string, string[], (dir: string) => string][] = [
+    ["the negatives", ["s.test.negative"], (d) => `${d}/s.test.negative does not exist`],
+    [
+      "two files",
+      ["s.train.rating", "s.test.rating"],
+      (d) => `${d}/s.train.rating and ${d}/s.test.rating do not exist`,
+    ],
+  ];
+  for (const [name, remove, missing] of cases) {
+    await t.step(name, () =>
+      withDir(async (dir) => {
+        const prefix = await split(dir, TRAIN, TEST, "(0,2)\t4\n");
+        for (const file of remove) await Deno.remove(`${dir}/${file}`);
+        await assert.rejects(() => readNcfFiles(prefix), (e: unknown) => {
+          assert.ok(e instanceof Deno.errors.NotFound, `${e}`);
+          assert.equal(
+            e.message,
+            `Cannot read the NCF split ${prefix}: ${
+              missing(dir)
+            } (expected ${prefix}.train.rating, ${prefix}.test.rating and ${prefix}.test.negative; the prefix is the files' path without these suffixes, or the path of any of them)`,
+          );
+          return true;
+        });
+      }));
+  }
+});
+
+Deno.test("readNcfFiles() given a folder names the splits inside it", () =>
   withDir(async (dir) => {
-    const prefix = await split(dir, TRAIN, TEST, "(0,2)\t4\n");
-    await Deno.remove(`${prefix}.test.negative`);
-    await assert.rejects(() => readNcfFiles(prefix), (e: unknown) => {
-      assert.ok(e instanceof Deno.errors.NotFound);
-      assert.equal(e.message, `Cannot read NCF negatives: ${prefix}.test.negative does not exist`);
+    await split(dir, TRAIN, TEST, "(0,2)\t4\n");
+    await assert.rejects(() => readNcfFiles(dir), (e: unknown) => {
+      assert.ok(e instanceof Deno.errors.NotFound, `${e}`);
+      assert.equal(
+        e.message,
+        `Cannot read the NCF split ${dir}: none of its files exists (expected ${dir}.train.rating, ${dir}.test.rating and ${dir}.test.negative; ${dir} is a folder: give the prefix of a split inside it, here ${dir}/s)`,
+      );
       return true;
     });
+  }));
+
+Deno.test("ncfFilePaths() takes the prefix or the path of any of the three files", async (t) => {
+  const expected = {
+    prefix: "d/ml-1m",
+    train: "d/ml-1m.train.rating",
+    test: "d/ml-1m.test.rating",
+    negative: "d/ml-1m.test.negative",
+  };
+  for (
+    const path of [
+      "d/ml-1m",
+      ...["train.rating", "test.rating", "test.negative"].map((s) => `d/ml-1m.${s}`),
+    ]
+  ) {
+    await t.step(path, () => assert.deepEqual(ncfFilePaths(path), expected));
+  }
+  await t.step("a bare suffix stays a prefix", () => {
+    assert.equal(ncfFilePaths(".test.rating").train, ".test.rating.train.rating");
+  });
+});
+
+Deno.test("readNcfFiles() reads the split named by any of its files", () =>
+  withDir(async (dir) => {
+    const prefix = await split(dir, TRAIN, TEST, "(0,2)\t4\n(1,0)\t3\n(2,4)\t1\n");
+    const expected = await readNcfFiles(prefix);
+    assert.deepEqual(await readNcfFiles(`${prefix}.test.negative`), expected);
+    assert.deepEqual(await readNcfFiles(`${prefix}.train.rating`), expected);
   }));
 
 Deno.test({

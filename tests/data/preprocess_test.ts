@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { SettingError } from "../../lib/errors.ts";
 import { preprocess } from "../../lib/data/preprocess.ts";
+import type { RawIds } from "../../lib/data/raw_ids.ts";
 import type { Dataset, RawInteractions } from "../../lib/data/types.ts";
 
 /** Raw interactions from [user, item, timestamp] rows. */
@@ -13,9 +14,15 @@ function raw(rows: number[][]): RawInteractions {
   };
 }
 
+type Id = number | string;
+
+function list(ids: RawIds): Id[] {
+  return Array.from(ids as ArrayLike<Id>);
+}
+
 /** Each user's [raw user, raw held-out item, raw training items]. */
-function byUser(ds: Dataset): [number, number, number[]][] {
-  const out: [number, number, number[]][] = [];
+function byUser(ds: Dataset): [Id, Id, Id[]][] {
+  const out: [Id, Id, Id[]][] = [];
   for (let u = 0; u < ds.numUsers; u++) {
     const train = Array.from(ds.trainItems.subarray(ds.trainOffsets[u], ds.trainOffsets[u + 1]));
     out.push([ds.userIds[u], ds.itemIds[ds.evalItems[u]], train.map((i) => ds.itemIds[i])]);
@@ -65,7 +72,7 @@ Deno.test("preprocess() drops users with fewer than minRatings distinct items", 
     [3, 7, 4],
   ];
   const ds = preprocess(raw(rows), { ...opts, minRatings: 3 });
-  assert.deepEqual(Array.from(ds.userIds), [1, 3]);
+  assert.deepEqual(list(ds.userIds), [1, 3]);
   assert.equal(ds.numItems, 7);
   assert.equal(ds.trainItems.length + ds.numUsers, 7);
   assert.throws(() => preprocess(raw(rows), { ...opts, minRatings: 1 }), RangeError);
@@ -96,8 +103,8 @@ Deno.test("preprocess() remaps raw ids to dense ids in ascending raw order", asy
       rows.push([users[3], items[0], 1], [users[3], items[3], 2]);
       const ds = preprocess(raw(rows), opts);
       const ascending = (a: number, b: number) => a - b;
-      assert.deepEqual(Array.from(ds.userIds), [...users].sort(ascending));
-      assert.deepEqual(Array.from(ds.itemIds), [...items].sort(ascending));
+      assert.deepEqual(list(ds.userIds), [...users].sort(ascending));
+      assert.deepEqual(list(ds.itemIds), [...items].sort(ascending));
       const train = [items[0], items[1]].sort(ascending);
       for (const [user, held, trainItems] of byUser(ds)) {
         if (user === users[3]) {
@@ -121,7 +128,7 @@ Deno.test("preprocess() drops, with a warning, a user who interacted with every 
     const warnings: string[] = [];
     const rows = [[7, 1, 1], [7, 2, 2], [7, 3, 3], [8, 1, 1], [8, 2, 2], [9, 2, 1], [9, 3, 2]];
     const ds = preprocess(raw(rows), { ...opts, onWarning: (m) => warnings.push(m) });
-    assert.deepEqual(Array.from(ds.userIds), [8, 9]);
+    assert.deepEqual(list(ds.userIds), [8, 9]);
     assert.equal(ds.numItems, 3);
     assert.deepEqual(warnings, [
       "Dropping user 7: it interacted with all 3 items, so it has no possible negative",
@@ -143,8 +150,8 @@ Deno.test("preprocess() drops, with a warning, a user who interacted with every 
       [4, 30, 2],
     ];
     const ds = preprocess(raw(rows), { ...opts, onWarning: (m) => warnings.push(m) });
-    assert.deepEqual(Array.from(ds.userIds), [3, 4]);
-    assert.deepEqual(Array.from(ds.itemIds), [10, 20, 30]);
+    assert.deepEqual(list(ds.userIds), [3, 4]);
+    assert.deepEqual(list(ds.itemIds), [10, 20, 30]);
     assert.equal(warnings.length, 2);
     assert.match(warnings[1], /^Dropping user 2: it interacted with all 3 items/);
   });
@@ -186,5 +193,111 @@ Deno.test("preprocess() produces consistent CSR arrays and evaluation negatives"
     for (const n of negatives) {
       assert.ok(!train.includes(n) && n !== ds.evalItems[u] && n < ds.numItems);
     }
+  }
+});
+
+/** Raw interactions with string ids: [user, item, timestamp] rows, names coded by first appearance. */
+function named(rows: [string, string, number][]): RawInteractions {
+  const userNames: string[] = [];
+  const itemNames: string[] = [];
+  const code = (names: string[], name: string) => {
+    const at = names.indexOf(name);
+    return at >= 0 ? at : names.push(name) - 1;
+  };
+  return {
+    users: Float64Array.from(rows, (r) => code(userNames, r[0])),
+    items: Float64Array.from(rows, (r) => code(itemNames, r[1])),
+    timestamps: Float64Array.from(rows, (r) => r[2]),
+    length: rows.length,
+    userNames,
+    itemNames,
+  };
+}
+
+Deno.test("preprocess() keeps string ids as strings, dense in code-unit order", () => {
+  const rows: [string, string, number][] = [
+    ["u9", "Zeta", 1],
+    ["u9", "alpha", 2],
+    ["u10", "alpha", 1],
+    ["u10", "Émile", 3],
+    ["u1", "Zeta", 5],
+    ["u1", "😀", 4],
+  ];
+  const ds = preprocess(named(rows), opts);
+  assert.deepEqual(ds.userIds, ["u1", "u10", "u9"]);
+  assert.deepEqual(ds.itemIds, ["Zeta", "alpha", "Émile", "😀"]);
+  assert.deepEqual(byUser(ds), [
+    ["u1", "Zeta", ["😀"]],
+    ["u10", "Émile", ["alpha"]],
+    ["u9", "alpha", ["Zeta"]],
+  ]);
+});
+
+Deno.test("preprocess() gives the same data set whatever order the string ids first appear in", () => {
+  const rows: [string, string, number][] = [];
+  for (let r = 0; r < 400; r++) rows.push([`user${(r * 7) % 23}`, `item${(r * 11) % 31}`, r]);
+  const a = preprocess(named(rows), { ...opts, numEvalNegatives: 5 });
+  const b = preprocess(named([...rows].reverse()), { ...opts, numEvalNegatives: 5 });
+  assert.deepEqual(a, b);
+});
+
+Deno.test("preprocess() mixes a string user column with a numeric item column", () => {
+  const raw: RawInteractions = {
+    users: Float64Array.of(1, 1, 0, 0),
+    items: Float64Array.of(30, 10, 10, 20),
+    timestamps: Float64Array.of(1, 2, 1, 2),
+    length: 4,
+    userNames: ["b", "a"],
+  };
+  const ds = preprocess(raw, opts);
+  assert.deepEqual(ds.userIds, ["a", "b"]);
+  assert.ok(ds.itemIds instanceof Float64Array);
+  assert.deepEqual(byUser(ds), [["a", 10, [30]], ["b", 20, [10]]]);
+});
+
+Deno.test("preprocess() keeps numeric ids in a Float64Array", () => {
+  const ds = preprocess(raw([[1, 10, 1], [1, 20, 2], [2, 30, 1], [2, 20, 2]]), opts);
+  assert.ok(ds.userIds instanceof Float64Array && ds.itemIds instanceof Float64Array);
+});
+
+Deno.test("preprocess() quotes a string id in its warning", () => {
+  const warnings: string[] = [];
+  const rows: [string, string, number][] = [
+    ["all", "a", 1],
+    ["all", "b", 2],
+    ["all", "c", 3],
+    ["x", "a", 1],
+    ["x", "c", 2],
+    ["y", "b", 1],
+    ["y", "c", 2],
+  ];
+  preprocess(named(rows), { ...opts, onWarning: (m) => warnings.push(m) });
+  assert.deepEqual(warnings, [
+    `Dropping user "all": it interacted with all 3 items, so it has no possible negative`,
+  ]);
+});
+
+Deno.test("preprocess() refuses string codes that do not index their names", async (t) => {
+  const cases: [string, RawInteractions, string][] = [
+    [
+      "a code past the names",
+      { ...named([["a", "x", 1], ["a", "y", 2]]), users: Float64Array.of(0, 1) },
+      "Cannot preprocess ratings: row 2 has user code 1, not an index into the 1 user names",
+    ],
+    [
+      "a fractional code",
+      { ...named([["a", "x", 1], ["a", "y", 2]]), items: Float64Array.of(0, 0.5) },
+      "Cannot preprocess ratings: row 2 has item code 0.5, not an index into the 2 item names",
+    ],
+    [
+      "a name twice",
+      { ...named([["a", "x", 1], ["b", "y", 2]]), userNames: ["a", "a"] },
+      `Cannot preprocess ratings: the user names list "a" twice`,
+    ],
+  ];
+  for (const [name, input, message] of cases) {
+    await t.step(name, () => {
+      assert.throws(() => preprocess(input, opts), { name: "RangeError", message });
+    });
   }
 });

@@ -3,25 +3,77 @@ import fc from "fast-check";
 import { parseRatingsBytes } from "../../lib/data/read_ratings.ts";
 import { preprocess } from "../../lib/data/preprocess.ts";
 import { readNcfFiles } from "../../lib/data/ncf_files.ts";
+import type { RawInteractions } from "../../lib/data/types.ts";
+
+/** A header line: none mostly, else known names in any order, sometimes unknown ones. */
+const header = fc.oneof(
+  { arbitrary: fc.constant(""), weight: 6 },
+  {
+    arbitrary: fc.shuffledSubarray(["userId", "movieId", "rating", "timestamp"], { minLength: 4 })
+      .map((names) => names.join(",") + "\n"),
+    weight: 3,
+  },
+  {
+    arbitrary: fc.shuffledSubarray(["user", "item_id", "ts", "tag"], { minLength: 1 })
+      .map((names) => names.join("\t") + "\r\n"),
+    weight: 1,
+  },
+);
+
+/** A field: mostly a good value, sometimes damage. */
+function field(good: fc.Arbitrary<string>, ...damage: string[]): fc.Arbitrary<string> {
+  return fc.oneof({ arbitrary: good, weight: 12 }, {
+    arbitrary: fc.constantFrom(...damage),
+    weight: 1,
+  });
+}
 
 /** Text that is mostly a ratings file, with random damage. */
 const ratingsText = fc.oneof(
-  fc.array(
-    fc.tuple(
-      fc.oneof(
-        fc.integer({ min: -3, max: 30 }).map(String),
-        fc.constantFrom("", "x", "9007199254740993", "1.5", "-"),
+  fc.tuple(
+    header,
+    fc.constantFrom(",", "\t", "::", ";"),
+    fc.array(
+      fc.tuple(
+        field(
+          fc.oneof(fc.integer({ min: -3, max: 30 }).map(String), fc.constantFrom("u1", "007", "é")),
+          "",
+          "x",
+          "9007199254740993",
+          "1.5",
+          "-",
+          '"q"',
+        ),
+        field(
+          fc.oneof(fc.integer({ min: 0, max: 20 }).map(String), fc.constantFrom("a:b", "B00X")),
+          "",
+          "1e3",
+          "\u0000",
+          "\u{1F600}",
+          "a\tb",
+        ),
+        field(fc.integer({ min: 0, max: 5 }).map(String), "4.5", "", "."),
+        field(fc.integer({ min: 0, max: 10 }).map(String), "", "1.25", "abc"),
+        field(fc.constantFrom("\n", "\r\n"), "\r\r\n", "\r", "\n\n", "", ";"),
       ),
-      fc.oneof(fc.integer({ min: 0, max: 20 }).map(String), fc.constantFrom("", "1e3", "\u0000")),
-      fc.oneof(fc.integer({ min: 0, max: 5 }).map(String), fc.constantFrom("4.5", "", ".")),
-      fc.oneof(fc.integer({ min: 0, max: 10 }).map(String), fc.constantFrom("", "1.25", "abc")),
-      fc.constantFrom(",", "\t", "::", ";"),
-      fc.constantFrom("\n", "\r\n", "\n\n", ""),
-    ).map(([u, i, r, t, sep, end]) => [u, i, r, t].join(sep) + end),
-    { maxLength: 30 },
-  ).map((lines) => lines.join("")),
+      { maxLength: 30 },
+    ),
+  ).map(([head, sep, rows]) =>
+    head + rows.map(([u, i, r, t, end]) => [u, i, r, t].join(sep) + end).join("")
+  ),
   fc.string(),
 );
+
+/** Throws unless every string-column code indexes its names. */
+function checkCodes(raw: RawInteractions): void {
+  for (const [codes, names] of [[raw.users, raw.userNames], [raw.items, raw.itemNames]] as const) {
+    if (names === undefined) continue;
+    for (let r = 0; r < raw.length; r++) {
+      assert.ok(Number.isInteger(codes[r]) && codes[r] >= 0 && codes[r] < names.length);
+    }
+    assert.equal(new Set(names).size, names.length);
+  }
+}
 
 Deno.test("fuzzing the ratings parser and preprocessing lets only documented errors escape", () => {
   const encoder = new TextEncoder();
@@ -35,6 +87,7 @@ Deno.test("fuzzing the ratings parser and preprocessing lets only documented err
         assert.match((e as Error).message, /fuzz\.csv/);
         return;
       }
+      checkCodes(raw);
       try {
         preprocess(raw, { minRatings, numEvalNegatives: 1, seed: 1 });
       } catch (e) {

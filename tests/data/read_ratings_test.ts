@@ -1,16 +1,30 @@
 import assert from "node:assert/strict";
-import { MAX_LINE_BYTES, parseRatingsBytes, readRatings } from "../../lib/data/read_ratings.ts";
+import {
+  MAX_LINE_BYTES,
+  parseRatingsBytes,
+  readRatings,
+  type ReadRatingsOptions,
+} from "../../lib/data/read_ratings.ts";
 import type { RawInteractions } from "../../lib/data/types.ts";
 
 const encoder = new TextEncoder();
 
-function parse(text: string, options: { denseIds?: boolean; lineNumbers?: boolean } = {}) {
-  return parseRatingsBytes(encoder.encode(text), "r.csv", options);
+function parse(text: string | Uint8Array, options: Omit<ReadRatingsOptions, "signal"> = {}) {
+  return parseRatingsBytes(
+    typeof text === "string" ? encoder.encode(text) : text,
+    "r.csv",
+    options,
+  );
 }
 
-function rows(raw: RawInteractions): number[][] {
-  const out: number[][] = [];
-  for (let r = 0; r < raw.length; r++) out.push([raw.users[r], raw.items[r], raw.timestamps[r]]);
+/** Each row as [user, item, timestamp], string ids as written. */
+function rows(raw: RawInteractions): (number | string)[][] {
+  const out: (number | string)[][] = [];
+  for (let r = 0; r < raw.length; r++) {
+    const user = raw.userNames === undefined ? raw.users[r] : raw.userNames[raw.users[r]];
+    const item = raw.itemNames === undefined ? raw.items[r] : raw.itemNames[raw.items[r]];
+    out.push([user, item, raw.timestamps[r]]);
+  }
   return out;
 }
 
@@ -21,12 +35,20 @@ Deno.test("parseRatingsBytes() reads every separator, with and without header, 3
     ["comma, 3 fields", "1,10,100\n2,20,200.5\n"],
     ["comma, 3 fields, header", "user,item,timestamp\n1,10,100\n2,20,200.5\n"],
     ["tab, 4 fields", "1\t10\t5\t100\n2\t20\t1\t200.5\n"],
-    ["tab, 3 fields, header", "u\ti\tt\n1\t10\t100\n2\t20\t200.5\n"],
+    ["tab, 3 fields, header", "user\titem\tts\n1\t10\t100\n2\t20\t200.5\n"],
     ["'::', 4 fields", "1::10::5::100\n2::20::3::200.5\n"],
     ["'::', 3 fields", "1::10::100\n2::20::200.5\n"],
     ["CRLF", "userId,movieId,rating,timestamp\r\n1,10,4.5,100\r\n2,20,3,200.5\r\n"],
     ["no final newline", "1,10,4.5,100\n2,20,3,200.5"],
     ["no final newline after CR", "1,10,4.5,100\r\n2,20,3,200.5\r"],
+    ["CRLF without header, no final line end", "1,10,4.5,100\r\n2,20,3,200.5"],
+    [
+      "CR CR LF (CRLF converted twice)",
+      "userId,movieId,timestamp\r\r\n1,10,100\r\r\n2,20,200.5\r\r\n",
+    ],
+    ["lone CR (old Mac Excel)", "userId,movieId,timestamp\r1,10,100\r2,20,200.5\r"],
+    ["CRLF with trailing blank lines", "1,10,100\r\n2,20,200.5\r\n\r\n\r\n"],
+    ["a leading '+' on ids", "+1,+10,100\n2,20,200.5\n"],
     ["trailing blank lines", "1,10,4.5,100\n2,20,3,200.5\n\n\r\n  \n"],
     ["byte-order mark", "\ufeffuserId,movieId,rating,timestamp\n1,10,4.5,100\n2,20,3,200.5\n"],
     ["spaces around fields", "1, 10 , 4.5, 100\n 2 ,20,3 , 200.5 \n"],
@@ -55,7 +77,7 @@ Deno.test("parseRatingsBytes() returns line numbers when asked", () => {
 });
 
 Deno.test("parseRatingsBytes() names the file and line of a malformed line", async (t) => {
-  const cases: [string, string, string][] = [
+  const cases: [string, string | Uint8Array, string][] = [
     ["too few fields", "1,2,3,4\n1,2,3,4\n1,2,3\n", "3: expected 4 fields (as on line 1), found 3"],
     ["too many fields", "1,2,3\n1,2,3,4\n", "2: expected 3 fields (as on line 1), found 4"],
     [
@@ -65,52 +87,90 @@ Deno.test("parseRatingsBytes() names the file and line of a malformed line", asy
     ],
     [
       "five fields on the first line",
-      "h\n1\t2\t3\t4\t5\n",
-      "2: expected 3 or 4 fields (user, item[, rating], timestamp), found 5",
+      "1\t2\t3\t4\t5\n",
+      "1: expected 3 or 4 fields (user, item[, rating], timestamp), found 5",
+    ],
+    [
+      "fewer fields than the header",
+      "item,user,rating,timestamp\n1,2,3\n",
+      "2: expected 4 fields (as the header on line 1), found 3",
+    ],
+    [
+      "an unknown separator",
+      "1;2;3;4\n",
+      "1: expected 3 or 4 fields (user, item[, rating], timestamp) separated by comma, tab or '::', found 1",
     ],
     [
       "no separator",
       "12345\n",
       "1: expected 3 or 4 fields (user, item[, rating], timestamp) separated by comma, tab or '::', found 1",
     ],
-    ["item not a number", "1,2,3,4\n1,x,3,4\n", `2: item id "x" is not an integer`],
-    ["fractional user id", "1.5,2,3,4\n", `1: user id "1.5" is not an integer`],
     ["rating not a number", "1,2,abc,4\n", `1: rating "abc" is not a decimal number`],
+    [
+      "timestamp not a number beside string ids",
+      "u1,i1,5\nu2,i2,x\n",
+      `2: timestamp "x" is not a decimal number`,
+    ],
     ["exponent timestamp", "1,2,3,1e9\n", `1: timestamp "1e9" is not a decimal number`],
     [
       "timestamp out of range",
       `1,2,${"9".repeat(400)}\n`,
       `1: timestamp ${"9".repeat(400)} is out of range`,
     ],
-    [
-      "user id beyond 2^53",
-      "9007199254740992,1,1\n",
-      "1: user id 9007199254740992 is beyond 2^53 - 1",
-    ],
-    [
-      "item id below -2^53",
-      "1,-9007199254740992,1\n",
-      "1: item id -9007199254740992 is beyond 2^53 - 1",
-    ],
     ["empty field", "1,2,3,4\n1,,3,4\n", "2: empty item id field"],
     ["empty timestamp", "1,2,3,\n", "1: empty timestamp field"],
     ["NUL byte", "1,2,3\n1,\0,3\n", "2: binary byte 0x00 at column 3 (not a text ratings file?)"],
     [
-      "non-ASCII byte",
+      "non-ASCII text in a number",
       "1,2,3\n1,2,3\xe9\n",
-      "2: binary byte 0xC3 at column 6 (not a text ratings file?)",
+      `2: timestamp "3é" is not a decimal number`,
     ],
+    [
+      "invalid UTF-8 (a Latin-1 byte)",
+      Uint8Array.of(...encoder.encode("1,2,3\nu"), 0xe9, ...encoder.encode(",2,3\n")),
+      "2: byte 0xE9 at column 2 is not valid UTF-8 (not a text ratings file, or not saved as UTF-8?)",
+    ],
+    [
+      "a UTF-16 surrogate encoded in UTF-8",
+      Uint8Array.of(...encoder.encode("1,2,3\n"), 0xed, 0xa0, 0x80, ...encoder.encode(",2,3\n")),
+      "2: byte 0xED at column 1 is not valid UTF-8 (not a text ratings file, or not saved as UTF-8?)",
+    ],
+    [
+      "DEL byte",
+      "1,2,3\n1,2\x7f,3\n",
+      "2: binary byte 0x7F at column 4 (not a text ratings file?)",
+    ],
+    [
+      "a tab inside a string id",
+      "u1,2,3\nu\t2,2,3\n",
+      `2: user id "u\\t2" has a control character (a tab?)`,
+    ],
+    [
+      "a quoted id",
+      '1,2,3\n"u1",2,3\n',
+      `2: user id "\\"u1\\"" is quoted (quoted fields are not supported; save the file without quotes)`,
+    ],
+    ["an empty string id", "u1,2,3\n ,2,3\n", "2: empty user id field"],
     [
       "single ':' in a '::' file",
       "1::2::3\n1:2::3\n",
       `2: expected 3 fields (as on line 1), found 2`,
     ],
     [
+      "blank line in a file of lone CRs",
+      "1,2,3\r\r1,2,3\r",
+      "2: blank line before more data (only trailing blank lines are allowed)",
+    ],
+    [
       "blank line before data",
       "1,2,3\n\n1,2,3\n",
       "2: blank line before more data (only trailing blank lines are allowed)",
     ],
-    ["header on the second line", "1,2,3\nuser,item,ts\n", `2: user id "user" is not an integer`],
+    [
+      "header on the second line",
+      "1,2,3\nuser,item,ts\n",
+      `2: timestamp "ts" is not a decimal number`,
+    ],
     [
       "header with a NUL",
       "user\0,item,ts\n1,2,3\n",
@@ -204,6 +264,28 @@ Deno.test("readRatings() streams a multi-chunk file with the same result as pars
       (119_999 * 7919) % 100_003,
       1e9 + 119_999,
     ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readRatings() streams every line end across chunk boundaries", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const end of ["\r\n", "\r\r\n", "\r"]) {
+      await t.step(JSON.stringify(end), async () => {
+        const lines = ["user_id,item_id,rating,timestamp"];
+        for (let r = 0; r < 100_000; r++) lines.push(`${r % 991},${r % 1013},5,${r}`);
+        const text = lines.join(end) + end;
+        const path = `${dir}/ratings.csv`;
+        await Deno.writeTextFile(path, text);
+        const streamed = await readRatings(path, { lineNumbers: true });
+        assert.equal(streamed.length, 100_000);
+        assert.deepEqual(rows(streamed), rows(parseRatingsBytes(encoder.encode(text), path)));
+        assert.deepEqual(rows(streamed)[99_999], [99_999 % 991, 99_999 % 1013, 99_999]);
+        assert.equal(streamed.lineNumbers![99_999], 100_001);
+      });
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -69,14 +69,14 @@ Deno.test("generateSynthetic() is learnable: the true factors rank far above pop
   let oracleHits = 0;
   let popularityHits = 0;
   for (let u = 0; u < ds.numUsers; u++) {
-    const user = ds.userIds[u];
+    const user = ds.userIds[u] as number;
     const held = ds.evalItems[u];
-    const heldScore = syntheticScore(truth, user, ds.itemIds[held]);
+    const heldScore = syntheticScore(truth, user, ds.itemIds[held] as number);
     let oracleRank = 0;
     let popularityRank = 0;
     for (let k = ds.evalNegOffsets[u]; k < ds.evalNegOffsets[u + 1]; k++) {
       const n = ds.evalNegatives[k];
-      if (syntheticScore(truth, user, ds.itemIds[n]) >= heldScore) oracleRank++;
+      if (syntheticScore(truth, user, ds.itemIds[n] as number) >= heldScore) oracleRank++;
       if (popularity[n] >= popularity[held]) popularityRank++;
     }
     if (oracleRank < 10) oracleHits++;
