@@ -33,7 +33,7 @@ import {
   SHOW_FLAGS,
   TRAINER_FLAGS,
 } from "./lib/flags/specs.ts";
-import { SettingError, UsageError } from "./lib/errors.ts";
+import { MissingDatasetError, SettingError, UsageError } from "./lib/errors.ts";
 import { runTrainer, type TrainingProgress } from "./lib/train/trainer.ts";
 import { readUsersFile, recommendUsers } from "./lib/serve/recommend.ts";
 import { formatRecommendations } from "./lib/serve/recommendation_format.ts";
@@ -342,6 +342,10 @@ const _SIGNAL_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
  */
 function _errorMessage(e: unknown): string {
   if (e instanceof SettingError) return `${e.message} (--${e.setting})`;
+  if (e instanceof MissingDatasetError) {
+    return `${e.message}; run 'ncf download --dataset ${e.dataset} --data_dir ${e.dataDir}' ` +
+      "first, or add --download_if_missing";
+  }
   return e instanceof Error ? e.message : String(e);
 }
 

@@ -53,3 +53,34 @@ export class SettingError extends RangeError {
     this.setting = setting;
   }
 }
+
+/**
+ * A MovieLens data set that is not in its data folder (it has to be
+ * downloaded first). `cli.ts` adds how: `ncf download` or
+ * `--download_if_missing`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MissingDatasetError } from "./errors.ts";
+ * const e = new MissingDatasetError("ml-1m", "data", "Cannot read the ml-1m ratings: not found");
+ * assert.ok(e instanceof Deno.errors.NotFound && e.dataset === "ml-1m" && e.dataDir === "data");
+ * ```
+ */
+export class MissingDatasetError extends Deno.errors.NotFound {
+  /** The data set's name. */
+  readonly dataset: string;
+  /** The folder it was looked for in. */
+  readonly dataDir: string;
+  /**
+   * @param dataset The data set's name.
+   * @param dataDir The folder it was looked for in.
+   * @param message "Cannot <action>: <state>", naming the paths tried.
+   */
+  constructor(dataset: string, dataDir: string, message: string) {
+    super(message);
+    this.name = "MissingDatasetError";
+    this.dataset = dataset;
+    this.dataDir = dataDir;
+  }
+}

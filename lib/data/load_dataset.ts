@@ -6,7 +6,7 @@
  * @module
  */
 
-import { SettingError } from "../errors.ts";
+import { MissingDatasetError, SettingError } from "../errors.ts";
 import { isMovieLens, MOVIELENS, MOVIELENS_DATASETS, type MovieLensName } from "./movielens.ts";
 import { readNcfFiles } from "./ncf_files.ts";
 import { preprocess } from "./preprocess.ts";
@@ -224,17 +224,19 @@ async function _findMovieLensFile(
   const path = await findMovieLensFile(name, dataDir);
   if (path !== undefined) return path;
   const paths = datasetFilePath(name, dataDir);
-  const fetch =
-    `fetch the set into ${dataDir} first (the download command, with dataset ${name} and data_dir ${dataDir}) or set download_if_missing`;
   if (!(await _isFolder(dataDir))) {
-    throw new Deno.errors.NotFound(
+    throw new MissingDatasetError(
+      name,
+      dataDir,
       `Cannot read the ${name} ratings: the data folder ${dataDir} does not exist (expected ${
         paths.join(" or ")
-      }); ${fetch}`,
+      })`,
     );
   }
-  throw new Deno.errors.NotFound(
-    `Cannot read the ${name} ratings: neither ${paths.join(" nor ")} exists; ${fetch}`,
+  throw new MissingDatasetError(
+    name,
+    dataDir,
+    `Cannot read the ${name} ratings: neither ${paths.join(" nor ")} exists`,
   );
 }
 

@@ -239,3 +239,39 @@ Deno.test("a run in a folder the process may not write fails clearly", async (t)
     },
   });
 });
+
+Deno.test("path mistakes say what was expected and how to fix it", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "ncf_test_" });
+  try {
+    await Deno.writeTextFile(join(dir, "u.data"), "1\t2\t5\t100\n");
+    const cases: [string, string[], number, RegExp][] = [
+      [
+        "--data_dir naming a file",
+        ["inspect", "--dataset=ml-100k", `--data_dir=${dir}/u.data`],
+        2,
+        /is a file, not a folder.*\(--data_dir\)/,
+      ],
+      [
+        "a MovieLens set that is not there",
+        ["inspect", "--dataset=ml-1m", `--data_dir=${dir}`],
+        1,
+        /neither .* exists; run 'ncf download --dataset ml-1m --data_dir .*' first, or add --download_if_missing/,
+      ],
+      [
+        "a model folder without a checkpoint",
+        ["recommend", `--model_dir=${dir}`, "--user=1"],
+        2,
+        /holds no checkpoint\.ncf.*\(--model_dir\)/,
+      ],
+    ];
+    const results = await Promise.all(cases.map(([, args]) => runCli(args)));
+    for (const [i, [name, , code, pattern]] of cases.entries()) {
+      await t.step(name, () => {
+        assert.equal(results[i].code, code, results[i].stderr);
+        assert.match(results[i].stderr, pattern);
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { MissingDatasetError } from "../../lib/errors.ts";
 import { SettingError } from "../../lib/errors.ts";
 import { MOVIELENS_DATASETS } from "../../lib/data/movielens.ts";
 import {
@@ -150,25 +151,19 @@ Deno.test("loadDataset() reads a csv file", async () => {
   }
 });
 
-Deno.test("loadDataset() names the paths tried and how to fetch a missing MovieLens set", async (t) => {
+Deno.test("loadDataset() names the paths tried for a missing MovieLens set, as a MissingDatasetError", async (t) => {
   const dir = await Deno.makeTempDir();
   try {
-    const fetch = (d: string) =>
-      `fetch the set into ${d} first (the download command, with dataset ml-1m and data_dir ${d}) or set download_if_missing`;
     const cases: [string, string, string][] = [
       [
         "a folder without the files",
         dir,
-        `Cannot read the ml-1m ratings: neither ${dir}/ml-1m/ratings.dat nor ${dir}/ratings.dat exists; ${
-          fetch(dir)
-        }`,
+        `Cannot read the ml-1m ratings: neither ${dir}/ml-1m/ratings.dat nor ${dir}/ratings.dat exists`,
       ],
       [
         "a folder that does not exist",
         `${dir}/none`,
-        `Cannot read the ml-1m ratings: the data folder ${dir}/none does not exist (expected ${dir}/none/ml-1m/ratings.dat or ${dir}/none/ratings.dat); ${
-          fetch(`${dir}/none`)
-        }`,
+        `Cannot read the ml-1m ratings: the data folder ${dir}/none does not exist (expected ${dir}/none/ml-1m/ratings.dat or ${dir}/none/ratings.dat)`,
       ],
     ];
     for (const [name, dataDir, message] of cases) {
@@ -176,8 +171,10 @@ Deno.test("loadDataset() names the paths tried and how to fetch a missing MovieL
         await assert.rejects(
           () => loadDataset({ dataset: "ml-1m", dataDir, seed: 1 }),
           (e: unknown) => {
-            assert.ok(e instanceof Deno.errors.NotFound, `${e}`);
+            assert.ok(e instanceof MissingDatasetError, `${e}`);
             assert.equal(e.message, message);
+            assert.equal(e.dataset, "ml-1m");
+            assert.equal(e.dataDir, dataDir);
             return true;
           },
         );
