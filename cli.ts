@@ -76,6 +76,10 @@ const COMMANDS: Record<string, Command> = {
           console.log(line);
         },
         progress: bar?.show,
+        onWait: (line) => {
+          bar?.clear();
+          console.error(line);
+        },
         onPhase: Deno.env.get("NCF_TRACE") === "1"
           ? (phase) => console.error(`trace ${phase}`)
           : undefined,
@@ -90,7 +94,17 @@ const COMMANDS: Record<string, Command> = {
     async run(parsed, signal) {
       const flags = parsed.values as ParseResult<typeof GENERATOR_FLAGS>["values"];
       flags.cache_dir ??= defaultCacheDir(_getEnv);
-      const result = await runGenerator(flags, { signal });
+      const standalone = flags.parent_pid === undefined;
+      const result = await runGenerator(flags, {
+        signal,
+        onStatus: standalone
+          ? (s) => {
+            if (s.kind === "stopped") return; // said below, or by the signal path
+            const flag = s.kind === "waiting" ? " (--flagfile_timeout)" : "";
+            console.error(`ncf generator: ${s.message}${flag}`);
+          }
+          : undefined,
+      });
       if (result.outcome === "orphaned") {
         console.error(`ncf generator: stopped: ${result.reason}`);
         return 1;

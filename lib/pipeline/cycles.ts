@@ -130,7 +130,7 @@ export interface WriteCycleOptions {
   /** Makes a global epoch. */
   source: EpochSource;
   /** The file-writing seam (a full disk in tests). */
-  writer?: FileWriter;
+  writer?: FileWriter | undefined;
   /** Called between shards, e.g. to check that the run is still alive. */
   checkpoint?: () => void | Promise<void>;
 }

@@ -24,7 +24,7 @@ import { cycleDir, newCacheId, type RunPaths, runPaths } from "./run_paths.ts";
 import { decodeShard } from "./shards.ts";
 import { currentProcessContext, type GeneratorProcess, spawnGenerator } from "./spawn.ts";
 import { generatorArgv, type ProcessContext, shellQuote } from "./spawn_argv.ts";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 /** A batch of training examples (views; valid until the next batch). */
 export interface Batch extends ExampleColumns {
@@ -51,6 +51,26 @@ export class GeneratorDiedError extends Error {
   }
 }
 
+/**
+ * What the operator of a standalone run (`useSubprocess: false`) needs: the
+ * command to run, with absolute paths so it works from any folder, and what
+ * the trainer waits for.
+ */
+export interface StandaloneInfo {
+  /** The generator's command line, shell-quoted. */
+  command: string;
+  /** The same, as an argv. */
+  argv: string[];
+  /** The flagfile the generator reads its settings from. */
+  flagfile: string;
+  /** The generator's heartbeat file, whose first write the trainer waits for. */
+  heartbeat: string;
+  /** How long the trainer waits for it (`startup_timeout`), in seconds. */
+  waitSeconds: number;
+  /** How long the generator waits for the flagfile (`flagfile_timeout`), in seconds. */
+  flagfileTimeout: number;
+}
+
 /** Options of {@linkcode startDataPipeline}. */
 export interface DataPipelineOptions {
   /** Folder of run folders (created if missing). */
@@ -71,13 +91,16 @@ export interface DataPipelineOptions {
   cycleTimeout: number;
   killGrace: number;
   /** Aborted on SIGINT/SIGTERM. */
-  signal?: AbortSignal;
-  /** Receives the generator command line in standalone mode. */
-  onStandalone?: (commandLine: string) => void;
+  signal?: AbortSignal | undefined;
+  /**
+   * Standalone mode: receives the generator's command line (absolute paths),
+   * and what the trainer then waits for, before it starts waiting.
+   */
+  onStandalone?: ((commandLine: string, info: StandaloneInfo) => void) | undefined;
   /** Overrides how this process was started (tests). */
-  processContext?: ProcessContext;
+  processContext?: ProcessContext | undefined;
   /** Poll interval of waits, ms (default 50). */
-  pollMs?: number;
+  pollMs?: number | undefined;
 }
 
 /** A started pipeline. */
@@ -94,15 +117,51 @@ export interface DataPipeline {
   readonly maxHeartbeatGapSeconds: number;
   /**
    * Stops the generator (SIGTERM, then SIGKILL after `killGrace`) and removes
-   * the run folder (unless keepCache); removes the generator log when
-   * `success`.
+   * the run folder (unless keepCache). Removes the generator log unless the
+   * generator itself failed (it died, exited with an error, went silent or
+   * was too late: a {@linkcode GeneratorDiedError}, or an exit before the
+   * stop) and the run did not succeed; a failure of the trainer's own, a
+   * signal or an early stop never keeps it. Resolves with the kept log's
+   * path, if any.
    */
-  close(options: { success: boolean }): Promise<void>;
+  close(options: { success: boolean }): Promise<{ keptLog: string | undefined }>;
 }
 
 /**
  * Starts a run: folder, trainer heartbeat, positives, flagfile (published by
- * rename), then the generator; waits for its first heartbeat.
+ * rename), then the generator (spawned, or described to `onStandalone`);
+ * waits for its first heartbeat.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startDataPipeline } from "./data_pipeline.ts";
+ * const cacheDir = await Deno.makeTempDir();
+ * const seen: string[] = [];
+ * await assert.rejects(
+ *   startDataPipeline({
+ *     cacheDir,
+ *     dataDir: "data",
+ *     positives: { offsets: Int32Array.of(0, 1), items: Int32Array.of(0) },
+ *     numItems: 2,
+ *     settings: {
+ *       num_neg: 1, epochs_per_cycle: 1, num_cycles: 1, start_cycle: 0, train_batch_size: 4,
+ *       spillover: true, cycles_to_buffer: 1, seed: 1, num_workers: 1, heartbeat_timeout: 5,
+ *     },
+ *     useSubprocess: false,
+ *     keepCache: false,
+ *     flagfileTimeout: 300,
+ *     startupTimeout: 0.2,
+ *     cycleTimeout: 1,
+ *     killGrace: 1,
+ *     onStandalone: (command, info) => seen.push(command, info.flagfile),
+ *   }),
+ *   /first heartbeat .* did not come within 0.2 s/,
+ * );
+ * assert.match(seen[0], new RegExp(`generator --data_dir=${Deno.cwd()}/data --cache_dir=${cacheDir} `));
+ * assert.ok(seen[1].startsWith(cacheDir) && seen[1].endsWith("flagfile"));
+ * await Deno.remove(cacheDir, { recursive: true });
+ * ```
  */
 export async function startDataPipeline(options: DataPipelineOptions): Promise<DataPipeline> {
   const run = new _PipelineRun(options);
@@ -134,11 +193,14 @@ class _PipelineRun {
   #heartbeat: HeartbeatWriter | undefined;
   #closed = false;
   #cyclesDone = false;
+  /** Set when the generator failed by itself: its log is kept. */
+  #generatorFailed = false;
+  #keptLog: string | undefined;
 
   constructor(options: DataPipelineOptions) {
     this.#options = options;
     this.#pollMs = options.pollMs ?? 50;
-    this.paths = runPaths(options.cacheDir, this.cacheId);
+    this.paths = runPaths(resolve(options.cacheDir), this.cacheId);
     this.settings = {
       ...options.settings,
       cache_id: this.cacheId,
@@ -178,16 +240,19 @@ class _PipelineRun {
     }
   }
 
-  /** Spawns the generator, or (standalone) hands its command line to the operator. */
+  /**
+   * Spawns the generator, or (standalone) hands its command line to the
+   * operator. Its paths are absolute (against this process's folder), so the
+   * printed command works from any folder.
+   */
   #launchGenerator(): void {
     const options = this.#options;
-    const context = options.processContext ?? currentProcessContext({
-      dataDir: options.dataDir,
-      cacheDir: options.cacheDir,
-    });
+    const dataDir = resolve(options.dataDir);
+    const cacheDir = resolve(options.cacheDir);
+    const context = options.processContext ?? currentProcessContext({ dataDir, cacheDir });
     const argv = generatorArgv({
-      data_dir: options.dataDir,
-      cache_dir: options.cacheDir,
+      data_dir: dataDir,
+      cache_dir: cacheDir,
       cache_id: this.cacheId,
       ...(options.useSubprocess
         ? { parent_pid: Deno.pid }
@@ -196,16 +261,32 @@ class _PipelineRun {
     if (options.useSubprocess) {
       this.child = spawnGenerator(argv);
     } else {
-      options.onStandalone?.(shellQuote(argv));
+      const command = shellQuote(argv);
+      options.onStandalone?.(command, {
+        command,
+        argv,
+        flagfile: this.paths.flagfile,
+        heartbeat: this.paths.generatorAlive,
+        waitSeconds: options.startupTimeout,
+        flagfileTimeout: options.flagfileTimeout,
+      });
     }
   }
 
-  /** The message of a dead generator, quoting its log's and stderr's tails. */
-  #describeDeath(what: string): string {
-    const tail = readLogTail(this.paths.generatorLog);
+  /**
+   * The error of a generator that failed by itself (the log is then kept),
+   * quoting its log's and stderr's tails.
+   */
+  #died(what: string): GeneratorDiedError {
+    this.#generatorFailed = true;
+    const log = this.paths.generatorLog;
+    const tail = readLogTail(log);
     const stderr = this.child?.stderrTail().trim() ?? "";
-    return `Cannot continue training: ${what}. Its log ${this.paths.generatorLog} ends:\n${tail}` +
-      (stderr === "" ? "" : `\nIts stderr ends:\n${stderr}`);
+    return new GeneratorDiedError(
+      `Cannot continue training: ${what}. Its log ${log} ends:\n${tail}` +
+        (stderr === "" ? "" : `\nIts stderr ends:\n${stderr}`) +
+        (_existsSync(log) ? `\ngenerator log kept at ${log}` : ""),
+    );
   }
 
   /**
@@ -231,14 +312,14 @@ class _PipelineRun {
     if (child?.exited !== undefined) {
       const s = child.exited;
       const how = s.signal !== null ? `was killed by ${s.signal}` : `exited with code ${s.code}`;
-      throw new GeneratorDiedError(this.#describeDeath(`the generator (pid ${child.pid}) ${how}`));
+      throw this.#died(`the generator (pid ${child.pid}) ${how}`);
     }
     if (liveness === "stale" && this.watcher.seen) {
-      throw new GeneratorDiedError(this.#describeDeath(
+      throw this.#died(
         `the generator${
           child ? ` (pid ${child.pid})` : ""
         } wrote no heartbeat to ${this.paths.generatorAlive} for ${this.settings.heartbeat_timeout} s (--heartbeat_timeout)`,
-      ));
+      );
     }
   }
 
@@ -253,22 +334,25 @@ class _PipelineRun {
       this.check();
       if (await ready()) return;
       if (this.#finished() && !(await ready())) {
-        throw new GeneratorDiedError(this.#describeDeath(`the generator finished without ${what}`));
+        throw this.#died(`the generator finished without ${what}`);
       }
       if (performance.now() >= deadline) {
-        throw new GeneratorDiedError(
-          this.#describeDeath(`${what} did not come within ${timeoutSeconds} s`),
-        );
+        throw this.#died(`${what} did not come within ${timeoutSeconds} s`);
       }
       await _sleep(this.#pollMs);
     }
   }
 
-  /** Stops the generator (SIGTERM, then SIGKILL), the heartbeat, and removes the run's files. */
-  async close({ success }: { success: boolean }): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Stops the generator (SIGTERM, then SIGKILL), the heartbeat, and removes
+   * the run's files; the generator's log too, unless it failed by itself.
+   */
+  async close({ success }: { success: boolean }): Promise<{ keptLog: string | undefined }> {
+    if (this.#closed) return { keptLog: this.#keptLog };
     this.#closed = true;
     const child = this.child;
+    // A child that ended with an error before being told to stop failed by itself.
+    if (child?.exited !== undefined && !child.exited.success) this.#generatorFailed = true;
     if (child !== undefined && child.exited === undefined) {
       child.kill("SIGTERM");
       const grace = _sleep(this.#options.killGrace * 1000).then(() => "timeout");
@@ -279,9 +363,15 @@ class _PipelineRun {
     }
     this.#heartbeat?.stop();
     if (!this.#options.keepCache) {
-      await Deno.remove(this.paths.root, { recursive: true }).catch(() => {});
+      await _removeTree(this.paths.root);
     }
-    if (success) await Deno.remove(this.paths.generatorLog).catch(() => {});
+    const log = this.paths.generatorLog;
+    if (success || !this.#generatorFailed) {
+      await Deno.remove(log).catch(() => {});
+    } else if (_existsSync(log)) {
+      this.#keptLog = log;
+    }
+    return { keptLog: this.#keptLog };
   }
 
   /** The batches of one cycle's shards, sliced to the batch size; removes the cycle folder after. */
@@ -354,6 +444,31 @@ async function _exists(path: string): Promise<boolean> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
+  }
+}
+
+/**
+ * Removes a folder that a standalone generator may still be writing into
+ * (a removal fails when a file appears meanwhile): tries a few times.
+ */
+async function _removeTree(path: string): Promise<void> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    try {
+      await Deno.remove(path, { recursive: true });
+      return;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      await _sleep(20);
+    }
+  }
+}
+
+function _existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

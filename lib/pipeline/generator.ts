@@ -8,7 +8,13 @@
  */
 
 import { parseFlags } from "../flags/flags.ts";
-import { GENERATOR_SETTINGS, type GeneratorFlags, type GeneratorSettings } from "../flags/specs.ts";
+import { resolve } from "node:path";
+import {
+  defaultCacheDir,
+  GENERATOR_SETTINGS,
+  type GeneratorFlags,
+  type GeneratorSettings,
+} from "../flags/specs.ts";
 import { type FileWriter, writeFileAtomic } from "../io/atomic_write.ts";
 import { cycleDir, isValidCacheId, parseCycleName, type RunPaths, runPaths } from "./run_paths.ts";
 import { type LogFile, openLogFile } from "../io/log_file.ts";
@@ -29,22 +35,89 @@ export interface GeneratorResult {
   reason?: string;
 }
 
+/**
+ * What a generator tells its operator (`onStatus`), each with a one-line
+ * `message` that names settings, never flags:
+ * - `waiting`: it waits up to `timeoutSeconds` for the trainer's `flagfile`;
+ * - `started`: the flagfile was read;
+ * - `cycle`: cycle `cycle` (0-based) of `numCycles` was published;
+ * - `done`: every cycle was written;
+ * - `stopped`: the trainer is gone or a stop was requested (not a failure);
+ * - `failed`: the generator itself failed; its log is kept at `log`.
+ */
+export type GeneratorStatus =
+  & { message: string }
+  & (
+    | { kind: "waiting"; flagfile: string; timeoutSeconds: number }
+    | {
+      kind: "started";
+      cacheId: string;
+      startCycle: number;
+      numCycles: number;
+      numWorkers: number;
+      log: string;
+    }
+    | {
+      kind: "cycle";
+      cycle: number;
+      numCycles: number;
+      examples: number;
+      batches: number;
+      seconds: number;
+    }
+    | { kind: "done"; cyclesWritten: number; examples: number; seconds: number }
+    | { kind: "stopped"; reason: string }
+    | { kind: "failed"; error: string; log: string }
+  );
+
 /** Options of {@linkcode runGenerator}. */
 export interface GeneratorOptions {
-  /** Aborted on SIGINT/SIGTERM. */
-  signal?: AbortSignal;
+  /** Aborted on SIGINT/SIGTERM: a requested stop, logged as INFO. */
+  signal?: AbortSignal | undefined;
   /** The file-writing seam for shards and ready.json. */
-  writer?: FileWriter;
+  writer?: FileWriter | undefined;
   /** Poll interval of waits and liveness checks, ms (default 100). */
-  pollMs?: number;
+  pollMs?: number | undefined;
+  /**
+   * Told what the generator waits for and how far it got (see
+   * {@linkcode GeneratorStatus}); `cli.ts` prints it to stderr for a
+   * generator an operator started, and passes nothing when spawned.
+   */
+  onStatus?: ((status: GeneratorStatus) => void) | undefined;
 }
 
+/** The trainer is gone (dead, or it removed the run folder). */
 class _Orphaned extends Error {}
 
 /**
- * Runs the generator. Resolves when done or orphaned; throws on bad input
- * (missing or foreign flagfile, bad positives, a failed write) after logging
- * the error.
+ * Runs the generator. Resolves when done or orphaned (the trainer is dead or
+ * removed the run folder); throws when a stop is requested through `signal`,
+ * and on the generator's own failures (missing or foreign flagfile, bad
+ * positives, a failed write).
+ *
+ * Its log `<cache_dir>/<cache_id>_generator.log` says what happened: a
+ * requested stop or an orphaned run is INFO, an own failure is ERROR. The
+ * log is kept after an own failure (the `failed` status names it) and
+ * removed otherwise; after a stop while the trainer that spawned it
+ * (`parent_pid`) lives, the trainer removes it or keeps it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runGenerator } from "./generator.ts";
+ * const dir = await Deno.makeTempDir();
+ * const lines: string[] = [];
+ * await assert.rejects(
+ *   runGenerator(
+ *     { data_dir: dir, cache_dir: dir, cache_id: "x", flagfile_timeout: 0.1, parent_pid: undefined },
+ *     { onStatus: (s) => lines.push(`${s.kind}: ${s.message}`) },
+ *   ),
+ *   /no flagfile at .*x_ncf_cache\/flagfile after 0.1 s/,
+ * );
+ * assert.ok(lines[0].startsWith("waiting: waiting up to 0.1 s for the trainer's flagfile"));
+ * assert.ok(lines[1].startsWith(`failed: log kept at ${dir}/x_generator.log`));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function runGenerator(
   flags: GeneratorFlags,
@@ -53,26 +126,64 @@ export async function runGenerator(
   if (!isValidCacheId(flags.cache_id)) {
     throw new RangeError(`Cannot use --cache_id ${flags.cache_id}: not a safe file name`);
   }
-  const cacheDir = flags.cache_dir ?? flags.data_dir;
+  const cacheDir = resolve(flags.cache_dir ?? defaultCacheDir());
   const paths = runPaths(cacheDir, flags.cache_id);
   await Deno.mkdir(cacheDir, { recursive: true });
   const log = openLogFile(paths.generatorLog);
+  const status = options.onStatus ?? (() => {});
   log.info(
     `generator pid ${Deno.pid} for run ${flags.cache_id}, parent ${flags.parent_pid ?? "-"}`,
   );
+  // The log goes at the end unless the generator failed by itself. After a stop
+  // while the trainer that spawned it lives, the trainer decides (it keeps the log
+  // when it judged the generator failed, e.g. hung, before stopping it).
+  let removeLog: "yes" | "no" | "unless the trainer lives" = "no";
   try {
-    return await _generate(flags, paths, log, options);
+    const result = await _generate(flags, paths, log, options);
+    removeLog = "yes";
+    return result;
   } catch (e) {
     if (e instanceof _Orphaned) {
+      removeLog = "unless the trainer lives";
       log.info(`trainer gone (${e.message}); removing ${paths.root}`);
       await Deno.remove(paths.root, { recursive: true }).catch(() => {});
+      status({ kind: "stopped", reason: e.message, message: `stopped: ${e.message}` });
       return { outcome: "orphaned", cyclesWritten: 0, reason: e.message };
     }
-    log.error((e as Error).message);
+    const message = e instanceof Error ? e.message : String(e);
+    if (options.signal?.aborted === true) {
+      // SIGTERM from the trainer closing the run, or an operator's Ctrl-C: not a failure.
+      removeLog = "unless the trainer lives";
+      const reason = _abortReason(options.signal);
+      log.info(`stop requested (${reason}); exiting`);
+      status({ kind: "stopped", reason, message: `stopped: ${reason}` });
+      throw e;
+    }
+    log.error(message);
+    status({
+      kind: "failed",
+      error: message,
+      log: paths.generatorLog,
+      message: `log kept at ${paths.generatorLog}`,
+    });
     throw e;
   } finally {
     log.close();
+    const parent = flags.parent_pid;
+    if (
+      removeLog === "yes" ||
+      (removeLog === "unless the trainer lives" &&
+        (parent === undefined || !_processExists(parent)))
+    ) {
+      await Deno.remove(paths.generatorLog).catch(() => {});
+    }
   }
+}
+
+/** The message of why `signal` was aborted. */
+function _abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : String(reason);
 }
 
 async function _generate(
@@ -83,7 +194,30 @@ async function _generate(
 ): Promise<GeneratorResult> {
   const pollMs = options.pollMs ?? 100;
   const signal = options.signal;
+  const status = options.onStatus ?? (() => {});
+  log.info(`waiting up to ${flags.flagfile_timeout} s for ${paths.flagfile}`);
+  status({
+    kind: "waiting",
+    flagfile: paths.flagfile,
+    timeoutSeconds: flags.flagfile_timeout,
+    message:
+      `waiting up to ${flags.flagfile_timeout} s for the trainer's flagfile ${paths.flagfile}`,
+  });
   const settings = await _waitForFlagfile(paths, flags, { pollMs, signal });
+  const started = performance.now();
+  status({
+    kind: "started",
+    cacheId: settings.cache_id,
+    startCycle: settings.start_cycle,
+    numCycles: settings.num_cycles,
+    numWorkers: settings.num_workers,
+    log: paths.generatorLog,
+    message: `run ${settings.cache_id}: writing cycles ${
+      settings.start_cycle + 1
+    }..${settings.num_cycles} of ${settings.num_cycles} with ${settings.num_workers} worker${
+      settings.num_workers === 1 ? "" : "s"
+    } (log ${paths.generatorLog})`,
+  });
   log.info(
     `flagfile read: ${settings.num_users} users, ${settings.num_items} items, ` +
       `${settings.num_train_positives} positives, cycles ${settings.start_cycle}..${
@@ -96,6 +230,7 @@ async function _generate(
     timeoutSeconds: settings.heartbeat_timeout,
   });
   let cyclesWritten = 0;
+  let examplesWritten = 0;
   const check = () => {
     signal?.throwIfAborted();
     const why = _trainerGone(paths, trainer.check(), flags.parent_pid, settings.heartbeat_timeout);
@@ -144,7 +279,7 @@ async function _generate(
       await _waitForRoom(paths, settings.cycles_to_buffer, { pollMs, check });
       const dir = cycleDir(paths, cycle);
       await Deno.mkdir(dir);
-      const started = performance.now();
+      const cycleStarted = performance.now();
       const written = await writeCycle(cycle, dir, {
         plan,
         carry,
@@ -154,12 +289,25 @@ async function _generate(
       });
       carry = written.carry;
       cyclesWritten++;
-      const seconds = (performance.now() - started) / 1000;
+      const { example_count: examples, batch_count: batches } = written.manifest;
+      examplesWritten += examples;
+      const seconds = (performance.now() - cycleStarted) / 1000;
       log.info(
-        `cycle ${cycle}: ${written.manifest.example_count} examples in ${written.manifest.batch_count} batches, ${written.manifest.shards.length} shards, ${
+        `cycle ${cycle}: ${examples} examples in ${batches} batches, ${written.manifest.shards.length} shards, ${
           seconds.toFixed(2)
-        } s (${Math.round(written.manifest.example_count / seconds)} examples/s)`,
+        } s (${Math.round(examples / seconds)} examples/s)`,
       );
+      status({
+        kind: "cycle",
+        cycle,
+        numCycles: settings.num_cycles,
+        examples,
+        batches,
+        seconds,
+        message: `cycle ${cycle + 1}/${settings.num_cycles} written: ${
+          _count(examples)
+        } examples in ${seconds.toFixed(1)} s`,
+      });
     }
     heartbeat.stop();
     await writeFileAtomic(paths.generatorAlive, `${FINISHED_MARK} ${Deno.pid}\n`);
@@ -168,18 +316,50 @@ async function _generate(
         trainer.maxGapSeconds.toFixed(2)
       } s`,
     );
+    const seconds = (performance.now() - started) / 1000;
+    status({
+      kind: "done",
+      cyclesWritten,
+      examples: examplesWritten,
+      seconds,
+      message: `done: ${cyclesWritten} cycle${cyclesWritten === 1 ? "" : "s"}, ${
+        _count(examplesWritten)
+      } examples in ${seconds.toFixed(1)} s`,
+    });
     return { outcome: "done", cyclesWritten };
   } catch (e) {
-    if (e instanceof _Orphaned) throw e;
-    // A write that failed because the trainer removed the folder is an orphan.
-    const why = _trainerGone(paths, trainer.check(), flags.parent_pid, settings.heartbeat_timeout);
-    if (why !== undefined && !signal?.aborted) throw new _Orphaned(why);
-    throw e;
+    if (e instanceof _Orphaned || signal?.aborted === true) throw e;
+    // A write that failed because the trainer removed the folder is an orphan. A
+    // file that vanished may mean the removal is under way: give it a moment.
+    const wait = _isNotFound(e) ? 2000 : 0;
+    for (const until = performance.now() + wait;;) {
+      const why = _trainerGone(
+        paths,
+        trainer.check(),
+        flags.parent_pid,
+        settings.heartbeat_timeout,
+      );
+      if (why !== undefined) throw new _Orphaned(why);
+      if (performance.now() >= until) throw e;
+      await _sleep(pollMs);
+    }
   } finally {
     clearInterval(watchdog);
     pool?.close();
     heartbeat.stop();
   }
+}
+
+/** Whether `e`, or an error it was caused by, is a missing file or folder. */
+function _isNotFound(e: unknown): boolean {
+  for (let at = e, depth = 0; at instanceof Error && depth < 5; at = at.cause, depth++) {
+    if (at instanceof Deno.errors.NotFound) return true;
+  }
+  return false;
+}
+
+function _count(n: number): string {
+  return n.toLocaleString("en-US");
 }
 
 function _trainerGone(
@@ -214,7 +394,7 @@ function _processExists(pid: number): boolean {
 async function _waitForFlagfile(
   paths: RunPaths,
   flags: GeneratorFlags,
-  options: { pollMs: number; signal?: AbortSignal },
+  options: { pollMs: number; signal?: AbortSignal | undefined },
 ): Promise<GeneratorSettings> {
   const deadline = performance.now() + flags.flagfile_timeout * 1000;
   for (;;) {

@@ -36,7 +36,7 @@ function _bytes(a: Int32Array): Uint8Array {
 export async function writePositives(
   dir: string,
   positives: Positives,
-  options: { writer?: FileWriter } = {},
+  options: { writer?: FileWriter | undefined } = {},
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   await writeFileAtomic(join(dir, "items.i32"), _bytes(positives.items), options);

@@ -16,9 +16,18 @@ import {
 } from "./spawn_argv.ts";
 
 /**
- * Reads this process's context: compiled or not, paths, the deno flags it
- * was started with (Linux: `/proc/self/cmdline`) and its permissions for the
+ * Reads this process's context: compiled or not, paths, the working folder
+ * (so the generator's argv can use absolute paths), the deno flags it was
+ * started with (Linux: `/proc/self/cmdline`) and its permissions for the
  * generator's paths.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { currentProcessContext } from "./spawn.ts";
+ * const context = currentProcessContext({ dataDir: "data", cacheDir: "/tmp/ncf" });
+ * assert.ok(context.cwd === Deno.cwd() && context.execPath === Deno.execPath());
+ * ```
  */
 export function currentProcessContext(
   paths: { dataDir: string; cacheDir: string },
@@ -51,12 +60,22 @@ export function currentProcessContext(
     execPath: Deno.execPath(),
     mainModulePath,
     denoFlags,
+    cwd: _cwd(),
     permissions: {
       global,
       readablePaths: [moduleDir, dataDir, cacheDir].filter((p) => granted("read", p)),
       writablePaths: [cacheDir].filter((p) => granted("write", p)),
     },
   };
+}
+
+/** The working folder, or `undefined` when it cannot be read (no read permission). */
+function _cwd(): string | undefined {
+  try {
+    return Deno.cwd();
+  } catch {
+    return undefined;
+  }
 }
 
 /** A spawned generator. */

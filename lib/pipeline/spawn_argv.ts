@@ -6,6 +6,8 @@
  * @module
  */
 
+import { isAbsolute, resolve } from "node:path";
+
 /** Permissions Deno knows. */
 export const PERMISSION_NAMES = [
   "read",
@@ -36,8 +38,8 @@ export interface GeneratorCommandFlags {
   data_dir: string;
   cache_dir: string;
   cache_id: string;
-  flagfile_timeout?: number;
-  parent_pid?: number;
+  flagfile_timeout?: number | undefined;
+  parent_pid?: number | undefined;
 }
 
 /** How this process was started. */
@@ -54,6 +56,12 @@ export interface ProcessContext {
    */
   denoFlags: string[];
   permissions: PermissionSnapshot;
+  /**
+   * The folder relative paths were given against (`Deno.cwd()`). When set,
+   * every path in the argv (data_dir, cache_dir, the script, config, import
+   * map and lock files) is made absolute, so the command runs from any folder.
+   */
+  cwd?: string | undefined;
 }
 
 const _FORWARDED_WITH_VALUE = new Set(["--config", "-c", "--import-map", "--v8-flags"]);
@@ -137,6 +145,40 @@ function _unique(values: string[]): string[] {
   return [...new Set(values)];
 }
 
+/** Deno flags whose value is a file: `--flag value` or `--flag=value`. */
+const _PATH_FLAGS = new Set(["--config", "-c", "--import-map", "--lock"]);
+
+/**
+ * `denoFlags` with the files they name (config, import map, lock file) made
+ * absolute against `cwd`; URLs, absolute paths and other flags are kept as
+ * they are.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { absoluteDenoFlags } from "./spawn_argv.ts";
+ * const flags = absoluteDenoFlags(["--config", "deno.json", "--lock=../x.lock", "--import-map=https://a/m.json"], "/app");
+ * assert.ok(flags.join(" ") === "--config /app/deno.json --lock=/x.lock --import-map=https://a/m.json");
+ * ```
+ */
+export function absoluteDenoFlags(denoFlags: readonly string[], cwd: string): string[] {
+  const absolute = (value: string) =>
+    isAbsolute(value) || /^[a-z][a-z0-9+.-]+:/i.test(value) ? value : resolve(cwd, value);
+  const out: string[] = [];
+  for (let i = 0; i < denoFlags.length; i++) {
+    const flag = denoFlags[i];
+    const eq = flag.indexOf("=");
+    if (eq > 0 && _PATH_FLAGS.has(flag.slice(0, eq))) {
+      out.push(`${flag.slice(0, eq + 1)}${absolute(flag.slice(eq + 1))}`);
+    } else if (_PATH_FLAGS.has(flag) && flag !== "--lock" && i + 1 < denoFlags.length) {
+      out.push(flag, absolute(denoFlags[++i]));
+    } else {
+      out.push(flag);
+    }
+  }
+  return out;
+}
+
 /**
  * The generator's own command-line flags.
  *
@@ -165,6 +207,7 @@ export function generatorFlagArgs(flags: GeneratorCommandFlags): string[] {
  * The full argv (program first) that runs the generator:
  * compiled, `[execPath, "generator", …]`; under `deno run`,
  * `[execPath, "run", <forwarded deno flags>, <permission flags>, <cli.ts>, "generator", …]`.
+ * With `context.cwd`, every path in it is absolute (see {@linkcode ProcessContext}).
  *
  * @example
  * ```ts
@@ -183,14 +226,24 @@ export function generatorFlagArgs(flags: GeneratorCommandFlags): string[] {
  * ```
  */
 export function generatorArgv(flags: GeneratorCommandFlags, context: ProcessContext): string[] {
-  const tail = ["generator", ...generatorFlagArgs(flags)];
-  if (context.standalone) return [context.execPath, ...tail];
+  const { cwd } = context;
+  const absolute = (path: string) => cwd === undefined ? path : resolve(cwd, path);
+  const tail = [
+    "generator",
+    ...generatorFlagArgs({
+      ...flags,
+      data_dir: absolute(flags.data_dir),
+      cache_dir: absolute(flags.cache_dir),
+    }),
+  ];
+  if (context.standalone) return [absolute(context.execPath), ...tail];
+  const denoFlags = forwardedDenoFlags(context.denoFlags);
   return [
-    context.execPath,
+    absolute(context.execPath),
     "run",
-    ...forwardedDenoFlags(context.denoFlags),
+    ...(cwd === undefined ? denoFlags : absoluteDenoFlags(denoFlags, cwd)),
     ...permissionFlags(context.permissions),
-    context.mainModulePath,
+    absolute(context.mainModulePath),
     ...tail,
   ];
 }

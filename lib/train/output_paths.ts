@@ -41,7 +41,7 @@ export interface OutputSettings {
  * const dir = await Deno.makeTempDir();
  * await checkOutputPaths({ plot: `${dir}/new/curves.svg`, model_dir: `${dir}/model` });
  * assert.ok((await Deno.stat(`${dir}/new`)).isDirectory);
- * await assert.rejects(checkOutputPaths({ plot: `${dir}/x.png` }), /writes SVG/);
+ * await assert.rejects(checkOutputPaths({ plot: `${dir}/x.png` }), /writes an SVG document/);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

@@ -63,6 +63,8 @@ export interface TrainerOptions {
   makeLoop?: (dataset: Dataset, seed: number) => TrainingLoop;
   /** Overrides how this process was started (tests). */
   processContext?: ProcessContext;
+  /** Receives what the trainer waits for, where and how long (standalone mode). */
+  onWait?: ((line: string) => void) | undefined;
   /** Told when each phase begins (`NCF_TRACE=1` prints them for fault tests). */
   onPhase?: ((phase: "train" | "evaluate" | "checkpoint") => void) | undefined;
 }
@@ -375,9 +377,14 @@ function _startPipeline(run: _Run, startCycle: number): Promise<DataPipeline> {
     killGrace: flags.kill_grace,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.processContext === undefined ? {} : { processContext: options.processContext }),
-    onStandalone: (line) => {
-      print("standalone mode: run this generator command (it may run on another host):");
-      print(line);
+    onStandalone: (command, info) => {
+      print(
+        "standalone mode: run this generator command from any folder (it may run on another host sharing the cache folder):",
+      );
+      print(command);
+      options.onWait?.(
+        `waiting up to ${info.waitSeconds} s for the generator's first heartbeat at ${info.heartbeat} (--startup_timeout); it reads ${info.flagfile}, waiting for it up to ${info.flagfileTimeout} s (--flagfile_timeout)`,
+      );
     },
   });
 }

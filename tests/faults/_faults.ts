@@ -8,6 +8,7 @@
 
 import { join } from "node:path";
 import { Prng } from "../../lib/random/prng.ts";
+import { RUN_FLAGFILE } from "../../lib/flags/run_flagfile.ts";
 import { CHECKPOINT_FILE } from "../../lib/train/checkpoint_file.ts";
 import { loadModelCheckpoint } from "../../lib/train/model_checkpoint.ts";
 import { CLI, CONFIG, listDir, processAlive, startCli, waitForExit } from "../cli/_process.ts";
@@ -203,7 +204,9 @@ function trainerKill(moment: Moment): Fault {
         // Killed before the first checkpoint was published: there is none to load (the next
         // run's write removes the temp file).
         checks.push([
-          files.every((n) => n.startsWith(`.${CHECKPOINT_FILE}.`) && n.endsWith(".tmp")),
+          files.every((n) =>
+            n === RUN_FLAGFILE || (n.startsWith(`.${CHECKPOINT_FILE}.`) && n.endsWith(".tmp"))
+          ),
           `no checkpoint published yet, but the model folder holds ${files.join(", ")}`,
         ]);
       }
@@ -279,6 +282,7 @@ const flagfileNeverAppears: Fault = {
     const p = startCli([
       "generator",
       `--data_dir=${dir}`,
+      `--cache_dir=${dir}`,
       `--cache_id=nobody_${Date.now()}`,
       "--flagfile_timeout=2",
     ]);

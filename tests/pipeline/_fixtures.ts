@@ -18,3 +18,13 @@ export function randomPositives(
   }
   return { offsets, items: Int32Array.from(items) };
 }
+
+/** Runs `fn` with a fresh temp folder, removed afterwards. */
+export async function withTempDir(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "ncf_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

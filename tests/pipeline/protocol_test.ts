@@ -8,15 +8,7 @@ import { isValidCacheId, newCacheId, runPaths } from "../../lib/pipeline/run_pat
 import { runGenerator } from "../../lib/pipeline/generator.ts";
 import { formatFlagfile } from "../../lib/flags/flags.ts";
 import { GENERATOR_SETTINGS } from "../../lib/flags/specs.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "ncf_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withTempDir } from "./_fixtures.ts";
 
 Deno.test("writeFileAtomic() never lets a reader see a partial file", async () => {
   await withTempDir(async (dir) => {

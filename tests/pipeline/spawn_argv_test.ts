@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  absoluteDenoFlags,
   denoFlagsFromCmdline,
   forwardedDenoFlags,
   generatorArgv,
@@ -113,6 +114,94 @@ Deno.test("generatorArgv() under deno run forwards config, lock and V8 flags and
       "--flagfile_timeout=30",
     ]);
   });
+});
+
+Deno.test("generatorArgv() with the parent's cwd uses absolute paths only, so it runs from any folder", async (t) => {
+  const relative = { data_dir: "data", cache_dir: ".cache", cache_id: "123_4_abcd" };
+  const cases = [
+    {
+      name: "compiled",
+      context: context({ standalone: true, execPath: "/usr/local/bin/ncf", cwd: "/home/u/w" }),
+      expected: [
+        "/usr/local/bin/ncf",
+        "generator",
+        "--data_dir=/home/u/w/data",
+        "--cache_dir=/home/u/w/.cache",
+        "--cache_id=123_4_abcd",
+      ],
+    },
+    {
+      name: "deno run, with a relative config, lock and import map",
+      context: context({
+        mainModulePath: "/app/cli.ts",
+        denoFlags: ["--config", "deno.json", "--lock=../deno.lock", "--import-map=map.json"],
+        cwd: "/app",
+      }),
+      expected: [
+        "/opt/deno",
+        "run",
+        "--config",
+        "/app/deno.json",
+        "--lock=/deno.lock",
+        "--import-map=/app/map.json",
+        "-A",
+        "/app/cli.ts",
+        "generator",
+        "--data_dir=/app/data",
+        "--cache_dir=/app/.cache",
+        "--cache_id=123_4_abcd",
+      ],
+    },
+    {
+      name: "deno run, with absolute paths already",
+      context: context({ denoFlags: ["-c", "/etc/deno.json"], cwd: "/elsewhere" }),
+      expected: [
+        "/opt/deno",
+        "run",
+        "-c",
+        "/etc/deno.json",
+        "-A",
+        "/app/cli.ts",
+        "generator",
+        "--data_dir=/d",
+        "--cache_dir=/c",
+        "--cache_id=123_4_abcd",
+      ],
+      flags: { data_dir: "/d", cache_dir: "/c", cache_id: "123_4_abcd" },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      assert.deepEqual(generatorArgv(c.flags ?? relative, c.context), c.expected);
+    });
+  }
+  await t.step("without a cwd, paths are kept as given", () => {
+    assert.deepEqual(generatorArgv(relative, context({ standalone: true })).slice(2, 4), [
+      "--data_dir=data",
+      "--cache_dir=.cache",
+    ]);
+  });
+});
+
+Deno.test("absoluteDenoFlags() resolves the files flags name, and leaves URLs and other flags", () => {
+  assert.deepEqual(
+    absoluteDenoFlags([
+      "-c=x.json",
+      "--import-map",
+      "https://example.com/m.json",
+      "--lock",
+      "--v8-flags=--max-old-space-size=900",
+      "--config=file:///a/deno.json",
+    ], "/w"),
+    [
+      "-c=/w/x.json",
+      "--import-map",
+      "https://example.com/m.json",
+      "--lock",
+      "--v8-flags=--max-old-space-size=900",
+      "--config=file:///a/deno.json",
+    ],
+  );
 });
 
 Deno.test("permissionFlags() never grants what the parent lacks", () => {

@@ -22,7 +22,7 @@ Deno.test("the progress line fits every terminal width, leaving the last column 
 
 Deno.test("the progress line keeps the ETA and drops the rate, then the batches, when narrow", () => {
   const wide = formatProgressLine(STATE, { columns: 120 });
-  assert.match(wide, /1234\/3906 batches  1,234,567 ex\/s  ETA 1 h 2 min$/);
+  assert.match(wide, /1234\/3906 batches {2}1,234,567 ex\/s {2}ETA 1 h 2 min$/);
   const narrow = formatProgressLine(STATE, { columns: 50 });
   assert.doesNotMatch(narrow, /ex\/s/);
   assert.match(narrow, /ETA 1 h 2 min$/);
@@ -36,10 +36,17 @@ Deno.test("the bar fills with the cycle's batches", () => {
 });
 
 Deno.test("durations read as seconds, minutes or hours, and '?' when unknown", async (t) => {
-  const cases: [number, string][] = [[0, "0 s"], [59.4, "59 s"], [60, "1 min 0 s"], [
-    7200,
-    "2 h 0 min",
-  ], [Infinity, "?"], [-1, "?"]];
+  const cases: [number, string][] = [
+    [0, "0 s"],
+    [59.4, "59 s"],
+    [60, "1 min 0 s"],
+    [
+      7200,
+      "2 h 0 min",
+    ],
+    [Infinity, "?"],
+    [-1, "?"],
+  ];
   for (const [seconds, text] of cases) {
     await t.step(`${seconds} s → ${text}`, () => assert.equal(formatDuration(seconds), text));
   }
