@@ -40,8 +40,10 @@ export function formatDuration(seconds: number): string {
 }
 
 /**
- * The progress line, at most `columns - 1` characters (the last column is
- * left free: writing into it makes some terminals wrap). Parts are dropped,
+ * The progress line, at most `columns - 3` characters: writing into the last
+ * column makes some terminals wrap, and a terminal echoes Ctrl-C as `^C` after
+ * the line, which must not wrap either (it would leave a stale line behind the
+ * interruption message). Parts are dropped,
  * least useful first, until it fits: the bar shrinks, then the rate goes,
  * then the batch count.
  *
@@ -53,12 +55,12 @@ export function formatDuration(seconds: number): string {
  *   examplesPerSecond: 1234567, etaSeconds: 725 };
  * const wide = formatProgressLine(p, { columns: 120 });
  * assert.ok(wide.startsWith("cycle 14/50 [") && wide.endsWith("ETA 12 min 5 s"));
- * assert.ok(formatProgressLine(p, { columns: 80 }).length <= 79);
- * assert.ok(formatProgressLine(p, { columns: 30 }).length <= 29);
+ * assert.ok(formatProgressLine(p, { columns: 80 }).length <= 77);
+ * assert.ok(formatProgressLine(p, { columns: 30 }).length <= 27);
  * ```
  */
 export function formatProgressLine(p: ProgressState, options: { columns: number }): string {
-  const limit = Math.max(1, options.columns - 1);
+  const limit = Math.max(1, options.columns - 3);
   const head = `cycle ${p.cycle + 1}/${p.numCycles}`;
   const count = `${p.batches}/${p.batchCount} batches`;
   const rate = `${Math.round(p.examplesPerSecond).toLocaleString("en-US")} ex/s`;
