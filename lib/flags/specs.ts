@@ -15,6 +15,8 @@ import { DOWNLOAD_DEFAULTS, GROUPLENS_BASE_URL } from "../data/download.ts";
 import { MOVIELENS_DATASETS } from "../data/movielens.ts";
 
 import { MODELS, pretrainedPartsOf } from "../model/registry.ts";
+import { LOSSES } from "../model/loss.ts";
+import { EVAL_PROTOCOLS } from "../data/eval_protocol.ts";
 import { OPTIMIZERS } from "../optim/optimizers.ts";
 import { type BackendChoice, BACKENDS } from "../kernels/select_kernels.ts";
 
@@ -162,6 +164,16 @@ const _timeouts = {
   }),
 };
 
+/** How the generator draws negatives: `exact` (items the user has no training positive for) or `uniform` (any item, as Rendle et al.'s code). */
+export const NEGATIVE_SAMPLINGS = ["exact", "uniform"] as const;
+/** One negative-sampling rule. */
+export type NegativeSampling = typeof NEGATIVE_SAMPLINGS[number];
+
+/** The generator's shard schemas: labelled pairs (`user_id, item_id, label`) or triples (`user_id, item_id, neg_item_id`). */
+export const SHARD_SCHEMAS = ["pairs", "triples"] as const;
+/** One shard schema. */
+export type ShardSchema = typeof SHARD_SCHEMAS[number];
+
 /** Flags of `ncf trainer`. */
 export const TRAINER_FLAGS = {
   ...DATA_FLAGS,
@@ -183,6 +195,36 @@ export const TRAINER_FLAGS = {
   num_neg: intFlag("Negatives sampled per training positive.", { default: 4, min: 1 }),
   hr_threshold: floatFlag("Stop early once HR@10 reaches this.", { min: 0, max: 1 }),
   model: enumFlag(`The model: ${MODELS.join(", ")}.`, MODELS, { default: "NeuMF" }),
+  loss: enumFlag(
+    "bce: sigmoid cross-entropy on labelled pairs (the paper's); bpr: −log σ(y(u,i) − y(u,j)) on (user, positive, negative) triples.",
+    LOSSES,
+    { default: "bce" },
+  ),
+  init_stddev: floatFlag("Standard deviation of the embeddings' normal initialisation.", {
+    default: 0.01,
+    above: 0,
+  }),
+  negative_sampling: enumFlag(
+    "exact: negatives among the items the user has no training positive for; uniform: any item (Rendle et al.'s code).",
+    NEGATIVE_SAMPLINGS,
+    { default: "exact" },
+  ),
+  eval_protocol: enumFlag(
+    "sampled: rank the held-out item against --num_eval_negatives sampled items (the paper's); full: against every item the user has not trained on.",
+    EVAL_PROTOCOLS,
+    { default: "sampled" },
+  ),
+  eval_k: intListFlag(
+    "Cut-offs K of HR@K, NDCG@K and coverage@K; the first drives early stopping.",
+    {
+      default: [10],
+      min: 1,
+    },
+  ),
+  validation: boolFlag(
+    "Also hold out each user's second-latest interaction, select the best epoch on it, report the test metrics of that epoch.",
+    { default: false },
+  ),
   optimizer: enumFlag(
     "adam updates every parameter each step; lazy_adam only the embedding rows a batch touched; sgd is plain SGD (the paper's choice for fine-tuning a pretrained NeuMF).",
     OPTIMIZERS,
@@ -279,6 +321,10 @@ export const GENERATOR_SETTINGS = {
   start_cycle: intFlag("First cycle to make.", { default: 0, min: 0 }),
   train_batch_size: intFlag("Examples per batch.", { required: true as const, min: 1 }),
   spillover: boolFlag("Carry partial batches across cycles.", { default: true }),
+  schema: enumFlag("The shards' schema.", SHARD_SCHEMAS, { default: "pairs" }),
+  negative_sampling: enumFlag("How negatives are drawn.", NEGATIVE_SAMPLINGS, {
+    default: "exact",
+  }),
   cycles_to_buffer: intFlag("Most unconsumed cycles.", { default: 3, min: 1 }),
   seed: intFlag("Seed.", { required: true as const, min: 0, max: Number.MAX_SAFE_INTEGER }),
   num_workers: intFlag("Workers.", { default: 1, min: 1 }),
@@ -386,6 +432,7 @@ const _SETTINGS_FROM_FLAGS = {
   spillover: "spillover",
   cycles_to_buffer: "cycles_to_buffer",
   heartbeat_timeout: "heartbeat_timeout",
+  negative_sampling: "negative_sampling",
 } as const satisfies Partial<Record<keyof GeneratorSettings, keyof TrainerFlags>>;
 
 /** The generator settings a trainer writes, but the run's own (cache id, counts, mode). */
@@ -417,6 +464,7 @@ export function generatorSettings(
   ) as Pick<GeneratorSettings, keyof typeof _SETTINGS_FROM_FLAGS>;
   return {
     ...copied,
+    schema: flags.loss === "bpr" ? "triples" : "pairs",
     num_cycles: run.numCycles,
     start_cycle: run.startCycle,
     seed: run.seed,

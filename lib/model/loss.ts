@@ -8,6 +8,16 @@
 
 import type { Kernels } from "../kernels/kernels.ts";
 
+/**
+ * The training losses: `bce` (pointwise sigmoid cross-entropy on labelled
+ * pairs, the paper's) and `bpr` (pairwise, −log σ(y(u,i) − y(u,j)) on
+ * (user, positive, negative) triples). The first is the default.
+ */
+export const LOSSES = ["bce", "bpr"] as const;
+
+/** One training loss's name. */
+export type LossKind = typeof LOSSES[number];
+
 /** A loss of logits against labels, averaged over the batch. */
 export interface PointwiseLoss {
   /** Its name in logs. */
