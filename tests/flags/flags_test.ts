@@ -235,8 +235,8 @@ Deno.test("a written flag set reads back identical", async (t) => {
       num_workers: 2,
       heartbeat_timeout: 7.5,
       use_subprocess: true,
-      schema: "triples",
-      negative_sampling: "uniform",
+      schema: "triples" as const,
+      negative_sampling: "uniform" as const,
     };
     const text = formatFlagfile(settings, GENERATOR_SETTINGS);
     const back = parseFlags(["--flagfile=f"], GENERATOR_SETTINGS, files({ f: text })).values;
