@@ -28,6 +28,8 @@ export interface EvalNegativesOptions {
   numEvalNegatives: number;
   /** Seed of the run. */
   seed: number;
+  /** The PRNG stream (default {@linkcode EVAL_NEGATIVES_STREAM}; validation uses its own). */
+  stream?: number | undefined;
 }
 
 /** The sampled negatives, in the `Dataset` CSR layout. */
@@ -75,7 +77,7 @@ export function sampleEvalNegatives(
       `Cannot sample evaluation negatives: ${wanted} is not a non-negative integer`,
     );
   }
-  const prng = new Prng(options.seed, EVAL_NEGATIVES_STREAM);
+  const prng = new Prng(options.seed, options.stream ?? EVAL_NEGATIVES_STREAM);
 
   // Pass 1: each user's number of candidates, hence the offsets.
   const offsets = new Int32Array(numUsers + 1);

@@ -85,6 +85,8 @@ export interface LoadDatasetOptions {
   /** Synthetic mean interactions per user; default 40. */
   syntheticRatingsPerUser?: number | undefined;
   /** Receives warnings (users dropped for having no possible negative). */
+  /** Also hold out each user's second-latest interaction for validation (default false). */
+  validation?: boolean | undefined;
   onWarning?: ((message: string) => void) | undefined;
   /** Aborts file reading. */
   signal?: AbortSignal | undefined;
@@ -141,7 +143,11 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<LoadedDa
   }
   let dataset: Dataset;
   if (name === "ncf") {
-    dataset = await readNcfFiles(_ratingsFile(options), { signal: options.signal });
+    dataset = await readNcfFiles(_ratingsFile(options), {
+      signal: options.signal,
+      validation: options.validation,
+      seed: options.seed,
+    });
   } else {
     let raw: RawInteractions;
     if (name === "synthetic") {
@@ -169,10 +175,12 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<LoadedDa
       minRatings: options.minRatings,
       numEvalNegatives: options.numEvalNegatives,
       seed: options.seed,
+      validation: options.validation,
       onWarning: options.onWarning,
     });
   }
-  return { dataset, numInteractions: dataset.trainItems.length + dataset.numUsers };
+  const heldOut = dataset.numUsers * (dataset.validation === undefined ? 1 : 2);
+  return { dataset, numInteractions: dataset.trainItems.length + heldOut };
 }
 
 /**

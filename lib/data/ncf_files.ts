@@ -15,7 +15,9 @@
  * @module
  */
 
+import { SettingError } from "../errors.ts";
 import { groupRows } from "./group_rows.ts";
+import { drawValidation } from "./validation_split.ts";
 import { readChunks } from "./read_chunks.ts";
 import { MAX_DENSE_ID, MAX_LINE_BYTES, readRatings } from "./read_ratings.ts";
 import type { Dataset } from "./types.ts";
@@ -63,6 +65,14 @@ export function ncfFilePaths(prefix: string): NcfFilePaths {
 export interface ReadNcfFilesOptions {
   /** Aborts between chunks. */
   signal?: AbortSignal | undefined;
+  /**
+   * Hold out each user's latest training row (by timestamp, ties: the later
+   * row) for validation, with validation negatives as many as the split's
+   * test negatives, drawn from `seed`; default false.
+   */
+  validation?: boolean | undefined;
+  /** Seed of the validation negatives (required with `validation`). */
+  seed?: number | undefined;
 }
 
 /**
@@ -184,12 +194,24 @@ export async function readNcfFiles(
     if (w - evalNegOffsets[u] < maxListed) numEvalCappedUsers++;
   }
 
+  // With validation: each user's latest training row is held out (all its duplicates too).
+  const validItems = options.validation ? _latestRows(train, numUsers, paths.train) : undefined;
+
   // Training positives: CSR, ascending, duplicates once.
-  const n = train.length;
-  const trainUser = new Int32Array(n);
-  const trainItem = new Int32Array(n);
-  for (let r = 0; r < n; r++) (trainUser[r] = train.users[r], trainItem[r] = train.items[r]);
-  const { order, offsets } = groupRows(trainUser, numUsers, trainItem, numItems);
+  let n = 0;
+  const trainUser = new Int32Array(train.length);
+  const trainItem = new Int32Array(train.length);
+  for (let r = 0; r < train.length; r++) {
+    const u = train.users[r];
+    if (validItems !== undefined && validItems[u] === train.items[r]) continue;
+    (trainUser[n] = u, trainItem[n++] = train.items[r]);
+  }
+  const { order, offsets } = groupRows(
+    trainUser.subarray(0, n),
+    numUsers,
+    trainItem.subarray(0, n),
+    numItems,
+  );
   const trainOffsets = new Int32Array(numUsers + 1);
   let t = 0;
   for (let u = 0; u < numUsers; u++) {
@@ -201,7 +223,7 @@ export async function readNcfFiles(
   }
   const trainItems = order.slice(0, t);
 
-  return {
+  const dataset: Dataset = {
     numUsers,
     numItems,
     userIds: _identity(numUsers),
@@ -213,6 +235,47 @@ export async function readNcfFiles(
     evalNegatives: evalNegatives.slice(0, w),
     numEvalCappedUsers,
   };
+  if (validItems === undefined) return dataset;
+  for (let u = 0; u < numUsers; u++) {
+    if (trainOffsets[u + 1] === trainOffsets[u]) {
+      throw new SettingError(
+        "validation",
+        `Cannot hold out a validation item: user ${u} of ${paths.train} has a single training item`,
+      );
+    }
+  }
+  if (options.seed === undefined) {
+    throw new TypeError("Cannot draw validation negatives: no seed was given");
+  }
+  const validation = drawValidation(dataset, validItems, {
+    numEvalNegatives: maxListed,
+    seed: options.seed,
+  });
+  return { ...dataset, validation };
+}
+
+/** Each user's latest training item (by timestamp; ties: the later row). */
+function _latestRows(
+  train: { users: Float64Array; items: Float64Array; timestamps: Float64Array; length: number },
+  numUsers: number,
+  path: string,
+): Int32Array {
+  const latest = new Int32Array(numUsers).fill(-1);
+  const time = new Float64Array(numUsers);
+  for (let r = 0; r < train.length; r++) {
+    const u = train.users[r];
+    const t = train.timestamps[r];
+    if (latest[u] < 0 || t >= time[u]) (latest[u] = train.items[r], time[u] = t);
+  }
+  for (let u = 0; u < numUsers; u++) {
+    if (latest[u] < 0) {
+      throw new SettingError(
+        "validation",
+        `Cannot hold out a validation item: user ${u} has no row in ${path}`,
+      );
+    }
+  }
+  return latest;
 }
 
 /** Throws `NotFound` naming the split's missing files and what was expected. */

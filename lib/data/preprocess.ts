@@ -9,6 +9,7 @@
 import { SettingError } from "../errors.ts";
 import { sampleEvalNegatives } from "./eval_negatives.ts";
 import { groupRows } from "./group_rows.ts";
+import { drawValidation, withExtraItem } from "./validation_split.ts";
 import type { Dataset, RawInteractions } from "./types.ts";
 
 /** Options of {@linkcode preprocess}. */
@@ -19,6 +20,11 @@ export interface PreprocessOptions {
   numEvalNegatives?: number | undefined;
   /** Seed of the run (evaluation negatives). */
   seed: number;
+  /**
+   * Also hold out each user's second-latest interaction for validation (users
+   * then need at least 3 distinct items); default false.
+   */
+  validation?: boolean | undefined;
   /** Receives a message for each user dropped because no item is left to be its negative. */
   onWarning?: ((message: string) => void) | undefined;
 }
@@ -76,7 +82,11 @@ export function preprocess(raw: RawInteractions, options: PreprocessOptions): Da
       `Cannot preprocess ratings: numEvalNegatives ${numEvalNegatives} is not an integer ≥ 0`,
     );
   }
-  const split = _split(raw, minRatings, options.onWarning);
+  const validation = options.validation ?? false;
+  const split = _split(raw, validation ? Math.max(minRatings, 3) : minRatings, {
+    validation,
+    onWarning: options.onWarning,
+  });
   if (numEvalNegatives >= split.numItems - 1) {
     throw new SettingError(
       "num_eval_negatives",
@@ -85,18 +95,34 @@ export function preprocess(raw: RawInteractions, options: PreprocessOptions): Da
       }`,
     );
   }
-  const negatives = sampleEvalNegatives(split, { numEvalNegatives, seed: options.seed });
-  return { ...split, ...negatives };
+  const { validItems, ...rest } = split;
+  if (validItems === undefined) {
+    return { ...rest, ...sampleEvalNegatives(rest, { numEvalNegatives, seed: options.seed }) };
+  }
+  // Test negatives exclude the validation item too; validation negatives the test item.
+  const known = withExtraItem(rest.trainOffsets, rest.trainItems, validItems);
+  const negatives = sampleEvalNegatives(
+    { ...rest, trainOffsets: known.offsets, trainItems: known.items },
+    { numEvalNegatives, seed: options.seed },
+  );
+  const drawn = drawValidation(rest, validItems, { numEvalNegatives, seed: options.seed });
+  return { ...rest, ...negatives, validation: drawn };
 }
 
-type _Split = Omit<Dataset, "evalNegOffsets" | "evalNegatives" | "numEvalCappedUsers">;
+type _Split =
+  & Omit<
+    Dataset,
+    "evalNegOffsets" | "evalNegatives" | "numEvalCappedUsers" | "validation"
+  >
+  & { validItems?: Int32Array };
 
 /** Steps 1–5. Its intermediates die when it returns, before the negatives are drawn. */
 function _split(
   raw: RawInteractions,
   minRatings: number,
-  onWarning: ((message: string) => void) | undefined,
+  options: { validation: boolean; onWarning: ((message: string) => void) | undefined },
 ): _Split {
+  const { validation, onWarning } = options;
   const n = raw.length;
   const timestamps = raw.timestamps;
   for (let r = 0; r < n; r++) {
@@ -180,7 +206,10 @@ function _split(
   let numUsers = 0;
   let numTrain = 0;
   for (let u = 0; u < numAllUsers; u++) {
-    if (keep[u] !== 0) (numUsers++, numTrain += keptStart[u + 1] - keptStart[u] - 1);
+    if (keep[u] !== 0) {
+      numUsers++;
+      numTrain += keptStart[u + 1] - keptStart[u] - (validation ? 2 : 1);
+    }
   }
   if (numUsers === 0) {
     throw new RangeError(
@@ -193,6 +222,7 @@ function _split(
   const trainOffsets = new Int32Array(numUsers + 1);
   const trainItems = new Int32Array(numTrain);
   const evalItems = new Int32Array(numUsers);
+  const validItems = validation ? new Int32Array(numUsers) : undefined;
   let du = 0;
   let t = 0;
   for (let u = 0; u < numAllUsers; u++) {
@@ -209,14 +239,38 @@ function _split(
         (held = k, heldRow = r, heldTime = time);
       }
     }
+    // The second-latest (same tie rule), held out for validation.
+    let second = -1;
+    if (validItems !== undefined) {
+      let secondRow = -1;
+      let secondTime = -Infinity;
+      for (let k = start; k < end; k++) {
+        if (k === held) continue;
+        const r = order[k];
+        const time = timestamps[r];
+        if (second < 0 || time > secondTime || (time === secondTime && r > secondRow)) {
+          (second = k, secondRow = r, secondTime = time);
+        }
+      }
+      validItems[du] = itemDense[item[secondRow]];
+    }
     for (let k = start; k < end; k++) {
-      if (k !== held) trainItems[t++] = itemDense[item[order[k]]];
+      if (k !== held && k !== second) trainItems[t++] = itemDense[item[order[k]]];
     }
     userIds[du] = users.ids[u];
     evalItems[du] = itemDense[item[heldRow]];
     trainOffsets[++du] = t;
   }
-  return { numUsers, numItems, userIds, itemIds, trainOffsets, trainItems, evalItems };
+  return {
+    numUsers,
+    numItems,
+    userIds,
+    itemIds,
+    trainOffsets,
+    trainItems,
+    evalItems,
+    ...(validItems === undefined ? {} : { validItems }),
+  };
 }
 
 /** An id array of `length` of the same kind as `like` (numbers or strings). */

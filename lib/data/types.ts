@@ -54,6 +54,24 @@ export interface Dataset {
   evalNegatives: Int32Array;
   /** Users who got fewer than the requested number of evaluation negatives. */
   numEvalCappedUsers: number;
+  /**
+   * With `validation`: each user's second-latest interaction, held out of
+   * training too, and its own evaluation negatives (never a training, test or
+   * validation item of the user).
+   */
+  validation?: ValidationSplit | undefined;
+}
+
+/** The validation hold-out of a {@linkcode Dataset}. */
+export interface ValidationSplit {
+  /** The validation item of each user. */
+  items: Int32Array;
+  /** CSR offsets into `negatives`, length numUsers + 1. */
+  negOffsets: Int32Array;
+  /** Each user's validation negatives. */
+  negatives: Int32Array;
+  /** Users who got fewer than the requested number of validation negatives. */
+  numCappedUsers: number;
 }
 
 /**

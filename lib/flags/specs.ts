@@ -55,6 +55,10 @@ export const DATA_FLAGS = {
     "The csv file's columns in order, e.g. item,user,rating,timestamp (a header line is then skipped; without it, a header's names decide, else user,item[,rating],timestamp).",
     {},
   ),
+  validation: boolFlag(
+    "Also hold out each user's second-latest interaction, select the best epoch on it, report the test metrics of that epoch.",
+    { default: false },
+  ),
   min_ratings: intFlag("Drop users with fewer interactions than this.", { default: 20, min: 2 }),
   num_eval_negatives: intFlag("Negatives ranked against each held-out item.", {
     default: 999,
@@ -220,10 +224,6 @@ export const TRAINER_FLAGS = {
       default: [10],
       min: 1,
     },
-  ),
-  validation: boolFlag(
-    "Also hold out each user's second-latest interaction, select the best epoch on it, report the test metrics of that epoch.",
-    { default: false },
   ),
   optimizer: enumFlag(
     "adam updates every parameter each step; lazy_adam only the embedding rows a batch touched; sgd is plain SGD (the paper's choice for fine-tuning a pretrained NeuMF).",

@@ -59,6 +59,7 @@ export async function loadDatasetFromFlags(
     dataDir: flags.data_dir,
     ratingsFile: flags.ratings_file,
     columns: flags.columns?.split(",").map((c) => c.trim()),
+    validation: flags.validation,
     minRatings: flags.min_ratings,
     numEvalNegatives: flags.num_eval_negatives,
     seed: options.seed,
