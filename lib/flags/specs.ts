@@ -113,12 +113,41 @@ export const RECOMMEND_FLAGS = {
   backend: enumFlag("Matrix products: blas, wasm, ts or auto.", BACKENDS, { default: "auto" }),
 };
 
+/** How evaluation ranks: the protocol and the cut-offs (trainer and evaluate). */
+const _evalFlags = {
+  eval_protocol: enumFlag(
+    "sampled: rank the held-out item against --num_eval_negatives sampled items (the paper's); full: against every item the user has not trained on.",
+    EVAL_PROTOCOLS,
+    { default: "sampled" },
+  ),
+  eval_k: intListFlag(
+    "Cut-offs K of HR@K, NDCG@K and coverage@K; the first drives early stopping.",
+    {
+      default: [10],
+      min: 1,
+    },
+  ),
+  optimizer: enumFlag(
+    "adam updates every parameter each step; lazy_adam only the embedding rows a batch touched; sgd is plain SGD (the paper's choice for fine-tuning a pretrained NeuMF).",
+    OPTIMIZERS,
+    { default: "adam" },
+  ),
+  beta1: floatFlag("Adam's first-moment decay.", { default: 0.9, min: 0, max: 0.999999 }),
+  beta2: floatFlag("Adam's second-moment decay.", { default: 0.999, min: 0, max: 0.999999999 }),
+  epsilon: floatFlag("Adam's denominator guard.", { default: 1e-8, min: 0 }),
+  mf_regularization: floatFlag("L2 weight on the GMF embedding rows of a batch.", {
+    default: 0,
+    min: 0,
+  }),
+};
+
 /** Flags of `ncf evaluate` (data flags default to the run's saved ones). */
 export const EVALUATE_FLAGS = {
   model_dir: stringFlag("Folder of a trained model's checkpoint (and its run's saved flags).", {
     required: true as const,
   }),
   backend: enumFlag("Matrix products: blas, wasm, ts or auto.", BACKENDS, { default: "auto" }),
+  ..._evalFlags,
   ...DATA_FLAGS,
 };
 
@@ -213,30 +242,7 @@ export const TRAINER_FLAGS = {
     NEGATIVE_SAMPLINGS,
     { default: "exact" },
   ),
-  eval_protocol: enumFlag(
-    "sampled: rank the held-out item against --num_eval_negatives sampled items (the paper's); full: against every item the user has not trained on.",
-    EVAL_PROTOCOLS,
-    { default: "sampled" },
-  ),
-  eval_k: intListFlag(
-    "Cut-offs K of HR@K, NDCG@K and coverage@K; the first drives early stopping.",
-    {
-      default: [10],
-      min: 1,
-    },
-  ),
-  optimizer: enumFlag(
-    "adam updates every parameter each step; lazy_adam only the embedding rows a batch touched; sgd is plain SGD (the paper's choice for fine-tuning a pretrained NeuMF).",
-    OPTIMIZERS,
-    { default: "adam" },
-  ),
-  beta1: floatFlag("Adam's first-moment decay.", { default: 0.9, min: 0, max: 0.999999 }),
-  beta2: floatFlag("Adam's second-moment decay.", { default: 0.999, min: 0, max: 0.999999999 }),
-  epsilon: floatFlag("Adam's denominator guard.", { default: 1e-8, min: 0 }),
-  mf_regularization: floatFlag("L2 weight on the GMF embedding rows of a batch.", {
-    default: 0,
-    min: 0,
-  }),
+  ..._evalFlags,
   mlp_regularization: floatFlag("L2 weight on the MLP embedding rows of a batch.", {
     default: 0,
     min: 0,
