@@ -140,19 +140,31 @@ const COMMANDS: Record<string, Command> = {
       const result = await evaluateCheckpoint(flags.model_dir!, {
         data: flags,
         sameData: merged.sameData,
+        evaluation: { protocol: flags.eval_protocol, ks: flags.eval_k },
         backend: (parsed.values as { backend: BackendChoice }).backend,
         signal,
         onWarning: (m) => console.error(`warning: ${m}`),
       });
       const where = merged.sameData ? "its run's data" : `--dataset ${flags.dataset}`;
+      const k = flags.eval_k[0];
+      const extra = result.byK.slice(1).map((c) =>
+        `  HR@${c.k} ${c.hr.toFixed(4)}  NDCG@${c.k} ${c.ndcg.toFixed(4)}`
+      ).join("");
       console.log(
-        `epoch ${result.epoch}  HR@10 ${result.hr.toFixed(4)}  NDCG@10 ${result.ndcg.toFixed(4)}` +
-          `  (${result.users} users, ${where})`,
+        `epoch ${result.epoch}  HR@${k} ${result.hr.toFixed(4)}  NDCG@${k} ${
+          result.ndcg.toFixed(4)
+        }${extra}  MRR ${result.mrr.toFixed(4)}  (${result.users} users, ${where}, ${
+          result.protocol === "full" ? "full ranking" : "sampled negatives"
+        })`,
       );
-      if (result.recorded !== undefined && merged.sameData) {
+      const recorded = result.recorded;
+      if (
+        recorded !== undefined && merged.sameData &&
+        (recorded.protocol ?? "sampled") === result.protocol && (recorded.byK?.[0]?.k ?? 10) === k
+      ) {
         console.log(
-          `recorded at epoch ${result.recorded.epoch}  HR@10 ${result.recorded.hr.toFixed(4)}` +
-            `  NDCG@10 ${result.recorded.ndcg.toFixed(4)}`,
+          `recorded at epoch ${recorded.epoch}  HR@${k} ${recorded.hr.toFixed(4)}` +
+            `  NDCG@${k} ${recorded.ndcg.toFixed(4)}`,
         );
       }
       if (result.skippedUsers > 0) {

@@ -93,7 +93,11 @@ export type {
   Model,
   ModelConfig,
   ModelSpec,
+  PairBatch,
+  SequentialOptions,
+  TrainingBatch,
 } from "./lib/model/model.ts";
+export { MF, type MFConfig, type MFOptions } from "./lib/model/mf.ts";
 export {
   buildModel,
   modelConfig,
@@ -103,7 +107,20 @@ export {
   rebuildModel,
 } from "./lib/model/registry.ts";
 export { NeuMF, type NeuMFConfig, type NeuMFOptions } from "./lib/model/neumf.ts";
-export { binaryCrossEntropy, type PointwiseLoss, sigmoid } from "./lib/model/loss.ts";
+export {
+  binaryCrossEntropy,
+  bprLoss,
+  isPairwiseLoss,
+  lossByName,
+  LOSSES,
+  type LossKind,
+  type PairwiseLoss,
+  type PointwiseLoss,
+  sigmoid,
+  type TrainingLoss,
+} from "./lib/model/loss.ts";
+export { EVAL_PROTOCOLS, type EvalProtocol } from "./lib/data/eval_protocol.ts";
+export { evaluationView } from "./lib/data/validation_split.ts";
 export { type Backend, type GemmArgs, tsBackend } from "./lib/kernels/gemm.ts";
 export type { Kernels, KernelsName, TensorMemory } from "./lib/kernels/kernels.ts";
 export { tsKernels } from "./lib/kernels/ts_kernels.ts";

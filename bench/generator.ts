@@ -8,8 +8,14 @@
  * ```
  * deno run -A bench/generator.ts --ratings_file /tmp/ml20m.csv [--num_workers 1]
  *   [--cycles 3] [--warmup_cycles 1] [--epochs_per_cycle 1] [--num_neg 4]
- *   [--batch_size 256] [--seed 1] [--out_dir DIR] [--keep]
+ *   [--batch_size 256] [--seed 1] [--schema pairs|triples]
+ *   [--negative_sampling exact|uniform] [--out_dir DIR] [--keep]
  * ```
+ *
+ * `--schema triples` makes the shards of a pairwise loss (each positive
+ * `num_neg` times with its own negative: `num_neg` examples per positive
+ * instead of `1 + num_neg`); `--negative_sampling uniform` draws negatives
+ * from all items.
  *
  * Shards go to a temp folder inside `--out_dir` (default: the folder of the
  * ratings file, i.e. the same disk as the data), one cycle folder at a time,
@@ -24,12 +30,18 @@ import { dirname, join } from "node:path";
 import { loadDataset } from "../lib/data/load_dataset.ts";
 import { allocateEpochBuffers, epochLayout, makeEpoch } from "../lib/pipeline/epoch.ts";
 import { startEpochWorkers } from "../lib/pipeline/epoch_workers.ts";
-import { type CyclePlan, writeCycle } from "../lib/pipeline/cycles.ts";
-import type { ExampleColumns } from "../lib/pipeline/epoch_kernels.ts";
+import { type CyclePlan, emptyColumns, writeCycle } from "../lib/pipeline/cycles.ts";
+import {
+  NEGATIVE_SAMPLINGS,
+  type NegativeSampling,
+  SHARD_SCHEMAS,
+  type ShardSchema,
+} from "../lib/flags/specs.ts";
 
 const _USAGE = "usage: deno run -A bench/generator.ts --ratings_file F [--num_workers 1] " +
   "[--cycles 3] [--warmup_cycles 1] [--epochs_per_cycle 1] [--num_neg 4] [--batch_size 256] " +
-  "[--seed 1] [--out_dir DIR] [--keep]";
+  "[--seed 1] [--schema pairs|triples] [--negative_sampling exact|uniform] [--out_dir DIR] " +
+  "[--keep]";
 
 /** A /proc/self/status size (VmHWM: peak RSS, VmRSS: RSS) in MiB, or NaN where /proc is missing. */
 function _statusMiB(key: "VmHWM" | "VmRSS"): number {
@@ -72,8 +84,25 @@ function _int(args: string[], name: string, fallback: number, min: number): numb
   return value;
 }
 
+function _choice<T extends string>(args: string[], name: string, values: readonly T[]): T {
+  const text = _flag(args, name) ?? values[0];
+  if (!(values as readonly string[]).includes(text)) {
+    console.error(`Cannot use --${name} ${text}: expected one of ${values.join(", ")}\n${_USAGE}`);
+    Deno.exit(2);
+  }
+  return text as T;
+}
+
 /** Loads the ratings and sets up the epoch buffers; the data set itself is dropped. */
-async function _setUp(file: string, options: { seed: number; numNeg: number }) {
+async function _setUp(
+  file: string,
+  options: {
+    seed: number;
+    numNeg: number;
+    schema: ShardSchema;
+    negativeSampling: NegativeSampling;
+  },
+) {
   // Evaluation negatives are not the generator's business: none are drawn.
   const { dataset } = await loadDataset({
     dataset: "csv",
@@ -82,7 +111,12 @@ async function _setUp(file: string, options: { seed: number; numNeg: number }) {
     numEvalNegatives: 0,
   });
   const positives = { offsets: dataset.trainOffsets, items: dataset.trainItems };
-  const layout = epochLayout(positives, { numItems: dataset.numItems, numNeg: options.numNeg });
+  const layout = epochLayout(positives, {
+    numItems: dataset.numItems,
+    numNeg: options.numNeg,
+    schema: options.schema,
+    negativeSampling: options.negativeSampling,
+  });
   const context = { layout, buffers: allocateEpochBuffers(positives, layout), seed: options.seed };
   return { context, numUsers: dataset.numUsers, numItems: dataset.numItems };
 }
@@ -100,11 +134,18 @@ async function _main(args: string[]): Promise<void> {
   const numNeg = _int(args, "num_neg", 4, 0);
   const batchSize = _int(args, "batch_size", 256, 1);
   const seed = _int(args, "seed", 1, 0);
+  const schema = _choice(args, "schema", SHARD_SCHEMAS);
+  const negativeSampling = _choice(args, "negative_sampling", NEGATIVE_SAMPLINGS);
   const keep = args.includes("--keep");
   const outDir = _flag(args, "out_dir") ?? dirname(file);
 
   const t0 = performance.now();
-  const { context, numUsers, numItems } = await _setUp(file, { seed, numNeg });
+  const { context, numUsers, numItems } = await _setUp(file, {
+    seed,
+    numNeg,
+    schema,
+    negativeSampling,
+  });
   const { layout } = context;
   // The generator process holds only the positives: let the loader's
   // garbage go before measuring (needs --v8-flags=--expose-gc).
@@ -116,6 +157,7 @@ async function _main(args: string[]): Promise<void> {
   console.log(`users           ${numUsers}`);
   console.log(`items           ${numItems}`);
   console.log(`train positives ${context.buffers.positives.items.length}`);
+  console.log(`schema          ${schema}, ${numNeg} ${negativeSampling} negatives per positive`);
   console.log(`examples/epoch  ${layout.size}`);
   console.log(`workers         ${numWorkers}`);
   console.log(`shards in       ${root}`);
@@ -135,13 +177,10 @@ async function _main(args: string[]): Promise<void> {
       numCycles: warmup + cycles,
       batchSize,
       spillover: true,
+      schema,
     };
     const source = (epoch: number) => makeEpoch(context, pool, epoch);
-    let carry: ExampleColumns = {
-      users: new Int32Array(0),
-      items: new Int32Array(0),
-      labels: new Int8Array(0),
-    };
+    let carry = emptyColumns(schema, 0);
     let timedExamples = 0;
     let timedMs = 0;
     let cpu = { user: 0, system: 0 };

@@ -1,26 +1,43 @@
 /**
- * The leave-one-out evaluation: each user's held-out item is ranked against
- * the user's evaluation negatives by any {@linkcode Scorer}.
+ * The leave-one-out evaluation: each user's held-out item is ranked by any
+ * {@linkcode Scorer} against the user's evaluation negatives (`sampled`, the
+ * NCF paper's protocol) or against every item the user has no training
+ * interaction with (`full`).
  *
  * @module
  */
 
 import type { Dataset } from "../data/types.ts";
-import { RankingMetrics, type RankingSummary } from "./metrics.ts";
+import {
+  coverageMarks,
+  type CutoffResult,
+  type EvaluationOptions,
+  type EvaluationResult,
+  evaluationResult,
+  resolveEvaluation,
+  scansUseWasm,
+} from "./_evaluation_result.ts";
 import { rankScratch, rankUsers } from "./_rank_users.ts";
 import type { Scorer } from "./scorer.ts";
 
-export type { Scorer };
-
-/** What {@linkcode evaluateRanking} returns. */
-export interface EvaluationResult extends RankingSummary {
-  /** Wall time of the evaluation. */
-  seconds: number;
-}
+export type { CutoffResult, EvaluationOptions, EvaluationResult, Scorer };
 
 /**
- * HR@k and NDCG@k over every user of `dataset` (default k 10). A negative
- * scoring equal to the positive ranks above it.
+ * HR@K and NDCG@K at each cutoff (default K = 10 only), the mean reciprocal
+ * rank, and on request catalogue coverage@K, over every user of `dataset`.
+ * A negative scoring equal to the positive ranks above it.
+ *
+ * `sampled` (default) ranks each held-out item against the user's
+ * evaluation negatives; `full` against every item the user has no training
+ * interaction with (all items minus the user's training items; the held-out
+ * item is the positive). For `full` the scorer's
+ * {@linkcode Scorer.scoreUsersAll} or {@linkcode Scorer.scoreUserAll} is used
+ * when it has one.
+ *
+ * @param scorer The model (or baseline) to rank with.
+ * @param dataset The users, their held-out items, negatives and training rows.
+ * @param options `protocol`, `ks`, `coverage` (see {@linkcode EvaluationOptions}).
+ * @throws {SettingError} for `eval_protocol` or `eval_k` on a value that cannot work.
  *
  * @example
  * ```ts
@@ -41,22 +58,28 @@ export interface EvaluationResult extends RankingSummary {
  * const result = evaluateRanking(oracle, dataset);
  * assert.equal(result.hr, 1);
  * assert.equal(result.ndcg, 1);
+ * const full = evaluateRanking(oracle, dataset, { protocol: "full", ks: [1, 5], coverage: true });
+ * assert.equal(full.mrr, 1);
+ * assert.deepEqual(full.byK.map((m) => m.hr), [1, 1]);
+ * assert.ok(full.byK[0].coverage! > 0 && full.byK[0].coverage! <= 1);
  * ```
  */
 export function evaluateRanking(
   scorer: Scorer,
   dataset: Dataset,
-  options: { k?: number } = {},
+  options: EvaluationOptions = {},
 ): EvaluationResult {
   const started = performance.now();
-  const metrics = new RankingMetrics({ k: options.k ?? 10 });
+  const resolved = resolveEvaluation(options);
   const ranks = new Int32Array(dataset.numUsers);
+  const covered = coverageMarks(resolved, dataset.numItems);
   rankUsers(scorer, dataset, {
     from: 0,
     to: dataset.numUsers,
     ranks,
-    scratch: rankScratch(dataset),
+    scratch: rankScratch(dataset, { wasm: scansUseWasm(scorer) }),
+    protocol: resolved.protocol,
+    coverage: covered === null ? null : { ks: resolved.ks, covered },
   });
-  for (const rank of ranks) metrics.add(rank);
-  return { ...metrics.summary(), seconds: (performance.now() - started) / 1000 };
+  return evaluationResult(resolved, { ranks, covered, numItems: dataset.numItems, started });
 }

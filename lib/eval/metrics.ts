@@ -1,11 +1,14 @@
 /**
- * Ranking metrics of the leave-one-out protocol: the held-out positive is
- * ranked against the user's evaluation negatives; HR@k and NDCG@k are
- * averaged over users. A negative scoring equal to the positive ranks above
- * it, so ties never flatter the model.
+ * Ranking metrics of the leave-one-out protocol: each user's held-out
+ * positive is ranked against the user's candidates (sampled negatives, or
+ * every item the user has not trained on); HR@K, NDCG@K at each cutoff K
+ * and the mean reciprocal rank are averaged over users. A negative scoring
+ * equal to the positive ranks above it, so ties never flatter the model.
  *
  * @module
  */
+
+import { SettingError } from "../errors.ts";
 
 /**
  * The 0-based rank of the positive among `negs[0..count)`: the number of
@@ -69,49 +72,94 @@ export function ndcgAt(rank: number, k = 10): number {
   return rank < k ? 1 / Math.log2(rank + 2) : 0;
 }
 
+/** HR and NDCG at one cutoff K. */
+export interface CutoffMetrics {
+  /** The cutoff K. */
+  k: number;
+  /** Mean hit rate at K (= recall at K with one held-out item). */
+  hr: number;
+  /** Mean NDCG at K. */
+  ndcg: number;
+}
+
 /** Averages over the users seen so far. */
 export interface RankingSummary {
-  /** Mean hit rate at k. */
+  /** Mean hit rate at the first cutoff. */
   hr: number;
-  /** Mean NDCG at k. */
+  /** Mean NDCG at the first cutoff. */
   ndcg: number;
   /** Users counted. */
   users: number;
+  /** Mean reciprocal rank `1 / (rank + 1)` over the whole ranked list. */
+  mrr: number;
+  /** HR and NDCG at every cutoff, in the order asked. */
+  byK: CutoffMetrics[];
 }
 
 /**
- * Accumulates HR@k and NDCG@k over users. Hits are counted as integers and
- * NDCG terms summed per rank bucket, so the result does not depend on the
- * order users (or merged accumulators) arrive in.
+ * Checks a list of cutoffs: at least one, each an integer ≥ 1, none twice.
+ * @throws {SettingError} for `eval_k`, saying what is wrong.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkCutoffs } from "./metrics.ts";
+ * assert.deepEqual(checkCutoffs([5, 10, 20]), [5, 10, 20]);
+ * assert.throws(() => checkCutoffs([10, 10]), /10 twice/);
+ * ```
+ */
+export function checkCutoffs(ks: readonly number[]): readonly number[] {
+  if (ks.length === 0) {
+    throw new SettingError("eval_k", "Cannot rank at no cutoff: give at least one K, e.g. 10");
+  }
+  for (let i = 0; i < ks.length; i++) {
+    const k = ks[i];
+    if (!Number.isSafeInteger(k) || k < 1) {
+      throw new SettingError("eval_k", `Cannot rank at K = ${k}: each K must be an integer ≥ 1`);
+    }
+    if (ks.indexOf(k) !== i) {
+      throw new SettingError("eval_k", `Cannot rank at K = ${ks.join(",")}: ${k} twice`);
+    }
+  }
+  return ks;
+}
+
+/**
+ * Accumulates HR@K and NDCG@K at each cutoff, and the mean reciprocal rank,
+ * over users. Users are counted per rank, and each mean is summed in rank
+ * order, so the result does not depend on the order users (or merged
+ * accumulators) arrive in.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { RankingMetrics } from "./metrics.ts";
- * const m = new RankingMetrics();
- * m.add(0);  // hit, NDCG 1
- * m.add(20); // miss
- * const { hr, ndcg, users } = m.summary();
+ * const m = new RankingMetrics({ ks: [10, 1] });
+ * m.add(0);  // hit, NDCG 1, reciprocal rank 1
+ * m.add(20); // miss, reciprocal rank 1/21
+ * const { hr, ndcg, users, mrr, byK } = m.summary();
  * assert.ok(hr === 0.5 && ndcg === 0.5 && users === 2);
+ * assert.ok(Math.abs(mrr - (1 + 1 / 21) / 2) < 1e-15);
+ * assert.deepEqual(byK, [{ k: 10, hr: 0.5, ndcg: 0.5 }, { k: 1, hr: 0.5, ndcg: 0.5 }]);
  * ```
  */
 export class RankingMetrics {
-  /** The cutoff k. */
+  /** The first cutoff (the one `hr` and `ndcg` report). */
   readonly k: number;
-  #ranks: Float64Array; // users per rank < k
+  /** Every cutoff, in the order given. */
+  readonly ks: readonly number[];
+  #counts: Float64Array = new Float64Array(16); // users per rank
   #users = 0;
 
   /**
    * An empty accumulator.
-   * @param options `k` (default 10).
+   * @param options `ks`: the cutoffs (default `[k]`); `k`: the one cutoff
+   *   when `ks` is absent (default 10).
+   * @throws {SettingError} for `eval_k` on a bad cutoff (see {@linkcode checkCutoffs}).
    */
-  constructor(options: { k?: number } = {}) {
-    const k = options.k ?? 10;
-    if (!Number.isInteger(k) || k < 1) {
-      throw new RangeError(`Cannot build ranking metrics: k = ${k} is not an integer ≥ 1`);
-    }
-    this.k = k;
-    this.#ranks = new Float64Array(k);
+  constructor(options: { k?: number | undefined; ks?: readonly number[] | undefined } = {}) {
+    this.ks = Object.freeze([...checkCutoffs(options.ks ?? [options.k ?? 10])]);
+    this.k = this.ks[0];
   }
 
   /** Counts one user whose positive has 0-based `rank`. */
@@ -119,16 +167,20 @@ export class RankingMetrics {
     if (!Number.isInteger(rank) || rank < 0) {
       throw new RangeError(`Cannot add a rank: ${rank} is not an integer ≥ 0`);
     }
-    if (rank < this.k) this.#ranks[rank]++;
+    this.#grow(rank + 1);
+    this.#counts[rank]++;
     this.#users++;
   }
 
-  /** Adds the users counted by `other` (same k). */
+  /** Adds the users counted by `other` (same cutoffs). */
   merge(other: RankingMetrics): void {
-    if (other.k !== this.k) {
-      throw new RangeError(`Cannot merge ranking metrics: k = ${other.k}, expected ${this.k}`);
+    if (other.ks.join() !== this.ks.join()) {
+      throw new RangeError(
+        `Cannot merge ranking metrics: K = ${other.ks.join(",")}, expected ${this.ks.join(",")}`,
+      );
     }
-    for (let r = 0; r < this.k; r++) this.#ranks[r] += other.#ranks[r];
+    this.#grow(other.#counts.length);
+    for (let r = 0; r < other.#counts.length; r++) this.#counts[r] += other.#counts[r];
     this.#users += other.#users;
   }
 
@@ -137,15 +189,28 @@ export class RankingMetrics {
     return this.#users;
   }
 
-  /** Mean HR@k and NDCG@k (NaN with no users). */
+  /** The means (NaN with no users). */
   summary(): RankingSummary {
-    let hits = 0;
-    let ndcg = 0;
-    for (let r = 0; r < this.k; r++) {
-      hits += this.#ranks[r];
-      ndcg += this.#ranks[r] * ndcgAt(r, this.k);
-    }
     const n = this.#users;
-    return { hr: n === 0 ? NaN : hits / n, ndcg: n === 0 ? NaN : ndcg / n, users: n };
+    const counts = this.#counts;
+    const byK = this.ks.map((k) => {
+      let hits = 0;
+      let ndcg = 0;
+      for (let r = 0; r < Math.min(k, counts.length); r++) {
+        hits += counts[r];
+        ndcg += counts[r] * ndcgAt(r, k);
+      }
+      return { k, hr: n === 0 ? NaN : hits / n, ndcg: n === 0 ? NaN : ndcg / n };
+    });
+    let rr = 0;
+    for (let r = 0; r < counts.length; r++) rr += counts[r] / (r + 1);
+    return { hr: byK[0].hr, ndcg: byK[0].ndcg, users: n, mrr: n === 0 ? NaN : rr / n, byK };
+  }
+
+  #grow(length: number): void {
+    if (length <= this.#counts.length) return;
+    const counts = new Float64Array(Math.max(length, 2 * this.#counts.length));
+    counts.set(this.#counts);
+    this.#counts = counts;
   }
 }

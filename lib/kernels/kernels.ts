@@ -100,6 +100,43 @@ export interface ScoreRowsOptions {
 }
 
 /**
+ * The operands of the per-example matrix factorisation SGD kernel
+ * ({@linkcode Kernels.mfSgd}; the arithmetic is spelled out in `mf_sgd.ts`):
+ * `count` examples in order, each one logit (or two, for a pair), its loss
+ * gradient, and an SGD update of every parameter it touched.
+ */
+export interface MfSgdOptions {
+  /** User of each example. */
+  users: Int32Array;
+  /** Item of each example (the positive of a pair). */
+  items: Int32Array;
+  /** Labels in [0, 1] for the logistic loss, or null for pairs. */
+  labels: Int8Array | Float32Array | null;
+  /** Negative item of each pair for the BPR loss, or null for labelled examples. */
+  negItems: Int32Array | null;
+  /** Examples to run, from the first. */
+  count: number;
+  /** User factors, `factors` per row. */
+  userTable: Float32Array;
+  /** Item factors, `factors` per row. */
+  itemTable: Float32Array;
+  /** Factors per row (≥ 1). */
+  factors: number;
+  /** One bias per user. */
+  userBias: Float32Array;
+  /** One bias per item. */
+  itemBias: Float32Array;
+  /** The global bias, at index 0. */
+  globalBias: Float32Array;
+  /** The step size, a float32 value. */
+  learningRate: number;
+  /** The gradient's weight decay `2λ`, a float32 value. */
+  reg: number;
+  /** λ of the loss's L2 term (0: none). */
+  penalty: number;
+}
+
+/**
  * One backend's kernels. Arrays are row-major `Float32Array`s; sizes are
  * element counts; nothing is allocated per call.
  */
@@ -177,6 +214,14 @@ export interface Kernels {
     grads: Float32Array,
     options: { start: number; end: number; lr: number },
   ): void;
+  /**
+   * Per-example SGD of a biased matrix factorisation over `count` examples
+   * (see {@linkcode MfSgdOptions} and `mf_sgd.ts`); updates the tables and
+   * biases in place.
+   * @returns The sum of the examples' losses, each before its update.
+   * @throws {RangeError} on an id outside the tables or short arrays.
+   */
+  mfSgd(options: MfSgdOptions): number;
   /**
    * Mean sigmoid binary cross-entropy of `count` logits against labels in
    * [0, 1], accumulated in float64; writes `(σ(z) − y)/count` into `grad`.

@@ -12,10 +12,12 @@ import type {
   AdamConstants,
   Kernels,
   MemoryPlan,
+  MfSgdOptions,
   RowBlockOptions,
   ScoreRowsOptions,
   TensorMemory,
 } from "./kernels.ts";
+import { mfSgdTs } from "./mf_sgd.ts";
 import type { TouchedRows } from "./touched_rows.ts";
 
 /**
@@ -327,6 +329,10 @@ export const tsKernels: Kernels = {
       values[i] = values[i] - f(lr * grads[i]);
       grads[i] = 0;
     }
+  },
+
+  mfSgd(options: MfSgdOptions): number {
+    return mfSgdTs(options);
   },
 
   sigmoidCrossEntropy(

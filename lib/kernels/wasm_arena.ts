@@ -92,6 +92,44 @@ export interface WasmKernels {
     out: number,
     so: number,
   ): void;
+  /**
+   * Per-example SGD of a biased MF with the logistic loss over `count`
+   * examples (float32 labels), as `mf_sgd.ts`; `nfb` is the row size in
+   * bytes. Returns `loss` plus the examples' losses.
+   */
+  mf_sgd_bce(
+    P: number,
+    Q: number,
+    bu: number,
+    bi: number,
+    gb: number,
+    users: number,
+    items: number,
+    labels: number,
+    count: number,
+    nfb: number,
+    lr: number,
+    reg: number,
+    penalty: number,
+    loss: number,
+  ): number;
+  /** Like `mf_sgd_bce`, with the BPR loss on triples (negative items at `negs`). */
+  mf_sgd_bpr(
+    P: number,
+    Q: number,
+    bu: number,
+    bi: number,
+    gb: number,
+    users: number,
+    items: number,
+    negs: number,
+    count: number,
+    nfb: number,
+    lr: number,
+    reg: number,
+    penalty: number,
+    loss: number,
+  ): number;
   /** Element-wise products of `rows` rows of `cols` bytes, strided. */
   mul_rows(
     x: number,
@@ -174,7 +212,9 @@ export class WasmArena {
 
   private constructor(module: WebAssembly.Module, pages: number) {
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    const instance = new WebAssembly.Instance(module, {
+      env: { memory: this.memory, exp: Math.exp, log: Math.log },
+    });
     this.kernels = instance.exports as unknown as WasmKernels;
     this.#buffer = this.memory.buffer as ArrayBuffer;
     _owners.set(this.#buffer, this);

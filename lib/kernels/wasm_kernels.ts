@@ -15,10 +15,12 @@ import type {
   Kernels,
   KernelsName,
   MemoryPlan,
+  MfSgdOptions,
   RowBlockOptions,
   ScoreRowsOptions,
   TensorMemory,
 } from "./kernels.ts";
+import { checkMfSgd, MF_SGD_BLOCK, MF_SGD_SCRATCH_BYTES, mfSgdTs } from "./mf_sgd.ts";
 import { checkRowIds, plainMemory, tsKernels } from "./ts_kernels.ts";
 import type { TouchedRows } from "./touched_rows.ts";
 import { WasmArena, wasmArenaOf } from "./wasm_arena.ts";
@@ -302,7 +304,84 @@ export function makeWasmKernels(
       }
     },
 
+    mfSgd(o: MfSgdOptions): number {
+      const arena = wasmArenaOf(o.userTable);
+      const at = arena !== undefined &&
+          arena.owns(o.itemTable, o.userBias, o.itemBias, o.globalBias)
+        ? arena.scratch(MF_SGD_SCRATCH_BYTES)
+        : null;
+      if (at === null) return mfSgdTs(o);
+      checkMfSgd(o);
+      return _mfSgdBlocks(arena!, at, o);
+    },
+
     sgdUpdate: ts.sgdUpdate,
     sigmoidCrossEntropy: ts.sigmoidCrossEntropy,
   };
+}
+
+/**
+ * Runs `mf_sgd_*` over the examples in blocks of {@linkcode MF_SGD_BLOCK},
+ * each copied into the arena's scratch at `at` (ids, then labels as
+ * float32 or negative items), the loss sum carried from block to block.
+ */
+function _mfSgdBlocks(arena: WasmArena, at: number, o: MfSgdOptions): number {
+  const buffer = arena.memory.buffer;
+  const block = MF_SGD_BLOCK;
+  const users = new Int32Array(buffer, at, block);
+  const items = new Int32Array(buffer, at + 4 * block, block);
+  const third = at + 8 * block;
+  const labels = new Float32Array(buffer, third, block);
+  const negs = new Int32Array(buffer, third, block);
+  const k = arena.kernels;
+  const nfb = o.factors * 4;
+  const P = o.userTable.byteOffset;
+  const Q = o.itemTable.byteOffset;
+  const bu = o.userBias.byteOffset;
+  const bi = o.itemBias.byteOffset;
+  const gb = o.globalBias.byteOffset;
+  let loss = 0;
+  for (let start = 0; start < o.count; start += block) {
+    const n = Math.min(block, o.count - start);
+    users.set(o.users.subarray(start, start + n));
+    items.set(o.items.subarray(start, start + n));
+    if (o.negItems !== null) {
+      negs.set(o.negItems.subarray(start, start + n));
+      loss = k.mf_sgd_bpr(
+        P,
+        Q,
+        bu,
+        bi,
+        gb,
+        at,
+        at + 4 * block,
+        third,
+        n,
+        nfb,
+        o.learningRate,
+        o.reg,
+        o.penalty,
+        loss,
+      );
+    } else {
+      labels.set(o.labels!.subarray(start, start + n));
+      loss = k.mf_sgd_bce(
+        P,
+        Q,
+        bu,
+        bi,
+        gb,
+        at,
+        at + 4 * block,
+        third,
+        n,
+        nfb,
+        o.learningRate,
+        o.reg,
+        o.penalty,
+        loss,
+      );
+    }
+  }
+  return loss;
 }

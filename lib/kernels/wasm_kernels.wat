@@ -20,6 +20,10 @@
 
 (module
   (import "env" "memory" (memory 1 65536))
+  ;; Math.exp and Math.log of the host, so float64 exponentials and logs
+  ;; are the TypeScript loops' bits (the per-example MF kernels use them).
+  (import "env" "exp" (func $exp (param f64) (result f64)))
+  (import "env" "log" (func $log (param f64) (result f64)))
 
   ;; ---------------------------------------------------------------- Adam --
   ;; For i < n (elements at p, g, m, v), every operation in float32:
@@ -406,6 +410,343 @@
         (local.set $out (i32.add (local.get $out) (local.get $so)))
         (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
         (br $l))))
+
+  ;; ---------------------------------------------- matrix factorisation SGD --
+  ;; Per-example SGD of y(u,i) = b + b_u + b_i + <p_u, q_i> over `count`
+  ;; examples, the arithmetic of lib/kernels/mf_sgd.ts bit for bit (every
+  ;; operation float32 but the loss and the sigmoid, which are float64 with
+  ;; the imported Math.exp and Math.log). Ids at users/items/negs, labels as
+  ;; float32; row size nfb in bytes; b at gb; the running loss sum comes in
+  ;; as $loss and goes out as the result.
+
+  ;; The dot product of rows p and q (nfb bytes): four lanes, their sum, the tail.
+  (func $mf_dot (param $p i32) (param $q i32) (param $nfb i32) (param $nf16 i32) (result f32)
+    (local $s v128) (local $o i32) (local $t f32)
+    (local.set $s (v128.const f32x4 0 0 0 0))
+    (block $vd
+      (loop $vl
+        (br_if $vd (i32.ge_u (local.get $o) (local.get $nf16)))
+        (local.set $s (f32x4.add (local.get $s)
+          (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $o)))
+            (v128.load (i32.add (local.get $q) (local.get $o))))))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
+        (br $vl)))
+    (local.set $t (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $s)) (f32x4.extract_lane 1 (local.get $s)))
+      (f32.add (f32x4.extract_lane 2 (local.get $s)) (f32x4.extract_lane 3 (local.get $s)))))
+    (block $td
+      (loop $tl
+        (br_if $td (i32.ge_u (local.get $o) (local.get $nfb)))
+        (local.set $t (f32.add (local.get $t)
+          (f32.mul (f32.load (i32.add (local.get $p) (local.get $o)))
+            (f32.load (i32.add (local.get $q) (local.get $o))))))
+        (local.set $o (i32.add (local.get $o) (i32.const 4)))
+        (br $tl)))
+    (local.get $t))
+
+  ;; The lanes' sum of a v128 of float32s: (l0 + l1) + (l2 + l3).
+  (func $mf_lanes (param $s v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $s)) (f32x4.extract_lane 1 (local.get $s)))
+      (f32.add (f32x4.extract_lane 2 (local.get $s)) (f32x4.extract_lane 3 (local.get $s)))))
+
+  ;; Logistic loss, labels y: z, g = f(sigma(z) - y), then every touched
+  ;; value w <- w - lr*(grad + reg*w) from the old values.
+  (func $mf_sgd_bce (export "mf_sgd_bce")
+    (param $P i32) (param $Q i32) (param $bu i32) (param $bi i32) (param $gb i32)
+    (param $users i32) (param $items i32) (param $labels i32) (param $count i32) (param $nfb i32)
+    (param $lr f32) (param $reg f32) (param $penalty f64) (param $loss f64) (result f64)
+    (local $e i32) (local $u i32) (local $i i32) (local $p i32) (local $q i32) (local $o i32)
+    (local $nf16 i32)
+    (local $b f32) (local $vbu f32) (local $vbi f32) (local $z f32) (local $g f32)
+    (local $x f32) (local $w f32) (local $n f32)
+    (local $zd f64) (local $y f64) (local $ex f64) (local $prod f64)
+    (local $vg v128) (local $vlr v128) (local $vreg v128) (local $vp v128) (local $vq v128)
+    (local $acc v128)
+    (local.set $nf16 (i32.and (local.get $nfb) (i32.const -16)))
+    (local.set $vlr (f32x4.splat (local.get $lr)))
+    (local.set $vreg (f32x4.splat (local.get $reg)))
+    (local.set $b (f32.load (local.get $gb)))
+    (local.set $prod (f64.const 1))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $e) (local.get $count)))
+        (local.set $u (i32.load (i32.add (local.get $users) (i32.shl (local.get $e) (i32.const 2)))))
+        (local.set $i (i32.load (i32.add (local.get $items) (i32.shl (local.get $e) (i32.const 2)))))
+        (local.set $p (i32.add (local.get $P) (i32.mul (local.get $u) (local.get $nfb))))
+        (local.set $q (i32.add (local.get $Q) (i32.mul (local.get $i) (local.get $nfb))))
+        (local.set $u (i32.add (local.get $bu) (i32.shl (local.get $u) (i32.const 2))))
+        (local.set $i (i32.add (local.get $bi) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $vbu (f32.load (local.get $u)))
+        (local.set $vbi (f32.load (local.get $i)))
+        (local.set $z (f32.add
+          (f32.add (f32.add (local.get $b) (local.get $vbu))
+            (call $mf_dot (local.get $p) (local.get $q) (local.get $nfb) (local.get $nf16)))
+          (local.get $vbi)))
+        (local.set $zd (f64.promote_f32 (local.get $z)))
+        (local.set $y (f64.promote_f32
+          (f32.load (i32.add (local.get $labels) (i32.shl (local.get $e) (i32.const 2))))))
+        (local.set $ex (call $exp (f64.neg (f64.abs (local.get $zd)))))
+        (local.set $g (f32.demote_f64 (f64.sub
+          (if (result f64) (f64.ge (local.get $zd) (f64.const 0))
+            (then (f64.div (f64.const 1) (f64.add (f64.const 1) (local.get $ex))))
+            (else (f64.div (local.get $ex) (f64.add (f64.const 1) (local.get $ex)))))
+          (local.get $y))))
+        (local.set $loss (f64.add (local.get $loss)
+          (f64.sub
+            (select (local.get $zd) (f64.const 0) (f64.gt (local.get $zd) (f64.const 0)))
+            (f64.mul (local.get $zd) (local.get $y)))))
+        (local.set $prod (f64.mul (local.get $prod) (f64.add (f64.const 1) (local.get $ex))))
+        (local.set $e (i32.add (local.get $e) (i32.const 1)))
+        (if (i32.eqz (i32.and (local.get $e) (i32.const 63)))
+          (then
+            (local.set $loss (f64.add (local.get $loss) (call $log (local.get $prod))))
+            (local.set $prod (f64.const 1))))
+        ;; The update, from the old values; acc gathers the squared norm.
+        (local.set $vg (f32x4.splat (local.get $g)))
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $o (i32.const 0))
+        (block $vd
+          (loop $vl
+            (br_if $vd (i32.ge_u (local.get $o) (local.get $nf16)))
+            (local.set $vp (v128.load (i32.add (local.get $p) (local.get $o))))
+            (local.set $vq (v128.load (i32.add (local.get $q) (local.get $o))))
+            (local.set $acc (f32x4.add (local.get $acc)
+              (f32x4.add (f32x4.mul (local.get $vp) (local.get $vp))
+                (f32x4.mul (local.get $vq) (local.get $vq)))))
+            (v128.store (i32.add (local.get $p) (local.get $o))
+              (f32x4.sub (local.get $vp) (f32x4.mul (local.get $vlr)
+                (f32x4.add (f32x4.mul (local.get $vg) (local.get $vq))
+                  (f32x4.mul (local.get $vreg) (local.get $vp))))))
+            (v128.store (i32.add (local.get $q) (local.get $o))
+              (f32x4.sub (local.get $vq) (f32x4.mul (local.get $vlr)
+                (f32x4.add (f32x4.mul (local.get $vg) (local.get $vp))
+                  (f32x4.mul (local.get $vreg) (local.get $vq))))))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
+            (br $vl)))
+        (local.set $n (call $mf_lanes (local.get $acc)))
+        (block $td
+          (loop $tl
+            (br_if $td (i32.ge_u (local.get $o) (local.get $nfb)))
+            (local.set $x (f32.load (i32.add (local.get $p) (local.get $o))))
+            (local.set $w (f32.load (i32.add (local.get $q) (local.get $o))))
+            (local.set $n (f32.add (local.get $n)
+              (f32.add (f32.mul (local.get $x) (local.get $x)) (f32.mul (local.get $w) (local.get $w)))))
+            (f32.store (i32.add (local.get $p) (local.get $o))
+              (f32.sub (local.get $x) (f32.mul (local.get $lr)
+                (f32.add (f32.mul (local.get $g) (local.get $w)) (f32.mul (local.get $reg) (local.get $x))))))
+            (f32.store (i32.add (local.get $q) (local.get $o))
+              (f32.sub (local.get $w) (f32.mul (local.get $lr)
+                (f32.add (f32.mul (local.get $g) (local.get $x)) (f32.mul (local.get $reg) (local.get $w))))))
+            (local.set $o (i32.add (local.get $o) (i32.const 4)))
+            (br $tl)))
+        (if (f64.gt (local.get $penalty) (f64.const 0))
+          (then
+            (local.set $n (f32.add (f32.add (f32.add (local.get $n)
+              (f32.mul (local.get $vbu) (local.get $vbu)))
+              (f32.mul (local.get $vbi) (local.get $vbi)))
+              (f32.mul (local.get $b) (local.get $b))))
+            (local.set $loss (f64.add (local.get $loss)
+              (f64.mul (local.get $penalty) (f64.promote_f32 (local.get $n)))))))
+        (f32.store (local.get $u) (f32.sub (local.get $vbu) (f32.mul (local.get $lr)
+          (f32.add (local.get $g) (f32.mul (local.get $reg) (local.get $vbu))))))
+        (f32.store (local.get $i) (f32.sub (local.get $vbi) (f32.mul (local.get $lr)
+          (f32.add (local.get $g) (f32.mul (local.get $reg) (local.get $vbi))))))
+        (local.set $b (f32.sub (local.get $b) (f32.mul (local.get $lr)
+          (f32.add (local.get $g) (f32.mul (local.get $reg) (local.get $b))))))
+        (br $next)))
+    (if (i32.and (local.get $count) (i32.const 63))
+      (then (local.set $loss (f64.add (local.get $loss) (call $log (local.get $prod))))))
+    (f32.store (local.get $gb) (local.get $b))
+    (local.get $loss))
+
+  ;; BPR on triples (u, i, j): d = z_i - z_j, s = sigma(-d), g_i = f(-s),
+  ;; g_j = f(s); the user row takes both items' terms, each item its own (an
+  ;; item that is both takes both, and its L2 term twice).
+  (func $mf_sgd_bpr (export "mf_sgd_bpr")
+    (param $P i32) (param $Q i32) (param $bu i32) (param $bi i32) (param $gb i32)
+    (param $users i32) (param $items i32) (param $negs i32) (param $count i32) (param $nfb i32)
+    (param $lr f32) (param $reg f32) (param $penalty f64) (param $loss f64) (result f64)
+    (local $e i32) (local $u i32) (local $i i32) (local $j i32) (local $p i32) (local $qi i32)
+    (local $qj i32) (local $o i32) (local $nf16 i32)
+    (local $b f32) (local $vbu f32) (local $vbi f32) (local $vbj f32) (local $base f32)
+    (local $zi f32) (local $zj f32) (local $gi f32) (local $gj f32) (local $gu f32)
+    (local $x f32) (local $w f32) (local $v f32) (local $rw f32) (local $n f32)
+    (local $dz f64) (local $ex f64) (local $s f64) (local $prod f64)
+    (local $vgi v128) (local $vgj v128) (local $vlr v128) (local $vreg v128)
+    (local $vp v128) (local $vqi v128) (local $vqj v128) (local $vrq v128) (local $acc v128)
+    (local.set $nf16 (i32.and (local.get $nfb) (i32.const -16)))
+    (local.set $vlr (f32x4.splat (local.get $lr)))
+    (local.set $vreg (f32x4.splat (local.get $reg)))
+    (local.set $b (f32.load (local.get $gb)))
+    (local.set $prod (f64.const 1))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $e) (local.get $count)))
+        (local.set $u (i32.load (i32.add (local.get $users) (i32.shl (local.get $e) (i32.const 2)))))
+        (local.set $i (i32.load (i32.add (local.get $items) (i32.shl (local.get $e) (i32.const 2)))))
+        (local.set $j (i32.load (i32.add (local.get $negs) (i32.shl (local.get $e) (i32.const 2)))))
+        (local.set $p (i32.add (local.get $P) (i32.mul (local.get $u) (local.get $nfb))))
+        (local.set $qi (i32.add (local.get $Q) (i32.mul (local.get $i) (local.get $nfb))))
+        (local.set $qj (i32.add (local.get $Q) (i32.mul (local.get $j) (local.get $nfb))))
+        (local.set $u (i32.add (local.get $bu) (i32.shl (local.get $u) (i32.const 2))))
+        (local.set $i (i32.add (local.get $bi) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $j (i32.add (local.get $bi) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $vbu (f32.load (local.get $u)))
+        (local.set $vbi (f32.load (local.get $i)))
+        (local.set $vbj (f32.load (local.get $j)))
+        (local.set $base (f32.add (local.get $b) (local.get $vbu)))
+        (local.set $zi (f32.add (f32.add (local.get $base)
+          (call $mf_dot (local.get $p) (local.get $qi) (local.get $nfb) (local.get $nf16)))
+          (local.get $vbi)))
+        (local.set $zj (f32.add (f32.add (local.get $base)
+          (call $mf_dot (local.get $p) (local.get $qj) (local.get $nfb) (local.get $nf16)))
+          (local.get $vbj)))
+        (local.set $dz (f64.sub (f64.promote_f32 (local.get $zi)) (f64.promote_f32 (local.get $zj))))
+        (local.set $ex (call $exp (f64.neg (f64.abs (local.get $dz)))))
+        (local.set $s
+          (if (result f64) (f64.ge (local.get $dz) (f64.const 0))
+            (then (f64.div (local.get $ex) (f64.add (f64.const 1) (local.get $ex))))
+            (else (f64.div (f64.const 1) (f64.add (f64.const 1) (local.get $ex))))))
+        (local.set $gi (f32.demote_f64 (f64.neg (local.get $s))))
+        (local.set $gj (f32.demote_f64 (local.get $s)))
+        (local.set $gu (f32.add (local.get $gi) (local.get $gj)))
+        (local.set $loss (f64.add (local.get $loss)
+          (select (f64.neg (local.get $dz)) (f64.const 0) (f64.lt (local.get $dz) (f64.const 0)))))
+        (local.set $prod (f64.mul (local.get $prod) (f64.add (f64.const 1) (local.get $ex))))
+        (local.set $e (i32.add (local.get $e) (i32.const 1)))
+        (if (i32.eqz (i32.and (local.get $e) (i32.const 63)))
+          (then
+            (local.set $loss (f64.add (local.get $loss) (call $log (local.get $prod))))
+            (local.set $prod (f64.const 1))))
+        (local.set $vgi (f32x4.splat (local.get $gi)))
+        (local.set $vgj (f32x4.splat (local.get $gj)))
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $o (i32.const 0))
+        (if (i32.ne (local.get $qi) (local.get $qj))
+          (then
+            (block $vd
+              (loop $vl
+                (br_if $vd (i32.ge_u (local.get $o) (local.get $nf16)))
+                (local.set $vp (v128.load (i32.add (local.get $p) (local.get $o))))
+                (local.set $vqi (v128.load (i32.add (local.get $qi) (local.get $o))))
+                (local.set $vqj (v128.load (i32.add (local.get $qj) (local.get $o))))
+                (local.set $acc (f32x4.add (local.get $acc) (f32x4.add
+                  (f32x4.add (f32x4.mul (local.get $vp) (local.get $vp))
+                    (f32x4.mul (local.get $vqi) (local.get $vqi)))
+                  (f32x4.mul (local.get $vqj) (local.get $vqj)))))
+                (v128.store (i32.add (local.get $p) (local.get $o))
+                  (f32x4.sub (local.get $vp) (f32x4.mul (local.get $vlr)
+                    (f32x4.add
+                      (f32x4.add (f32x4.mul (local.get $vgi) (local.get $vqi))
+                        (f32x4.mul (local.get $vgj) (local.get $vqj)))
+                      (f32x4.mul (local.get $vreg) (local.get $vp))))))
+                (v128.store (i32.add (local.get $qi) (local.get $o))
+                  (f32x4.sub (local.get $vqi) (f32x4.mul (local.get $vlr)
+                    (f32x4.add (f32x4.mul (local.get $vgi) (local.get $vp))
+                      (f32x4.mul (local.get $vreg) (local.get $vqi))))))
+                (v128.store (i32.add (local.get $qj) (local.get $o))
+                  (f32x4.sub (local.get $vqj) (f32x4.mul (local.get $vlr)
+                    (f32x4.add (f32x4.mul (local.get $vgj) (local.get $vp))
+                      (f32x4.mul (local.get $vreg) (local.get $vqj))))))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (br $vl)))
+            (local.set $n (call $mf_lanes (local.get $acc)))
+            (block $td
+              (loop $tl
+                (br_if $td (i32.ge_u (local.get $o) (local.get $nfb)))
+                (local.set $x (f32.load (i32.add (local.get $p) (local.get $o))))
+                (local.set $w (f32.load (i32.add (local.get $qi) (local.get $o))))
+                (local.set $v (f32.load (i32.add (local.get $qj) (local.get $o))))
+                (local.set $n (f32.add (local.get $n) (f32.add
+                  (f32.add (f32.mul (local.get $x) (local.get $x)) (f32.mul (local.get $w) (local.get $w)))
+                  (f32.mul (local.get $v) (local.get $v)))))
+                (f32.store (i32.add (local.get $p) (local.get $o))
+                  (f32.sub (local.get $x) (f32.mul (local.get $lr)
+                    (f32.add
+                      (f32.add (f32.mul (local.get $gi) (local.get $w)) (f32.mul (local.get $gj) (local.get $v)))
+                      (f32.mul (local.get $reg) (local.get $x))))))
+                (f32.store (i32.add (local.get $qi) (local.get $o))
+                  (f32.sub (local.get $w) (f32.mul (local.get $lr)
+                    (f32.add (f32.mul (local.get $gi) (local.get $x)) (f32.mul (local.get $reg) (local.get $w))))))
+                (f32.store (i32.add (local.get $qj) (local.get $o))
+                  (f32.sub (local.get $v) (f32.mul (local.get $lr)
+                    (f32.add (f32.mul (local.get $gj) (local.get $x)) (f32.mul (local.get $reg) (local.get $v))))))
+                (local.set $o (i32.add (local.get $o) (i32.const 4)))
+                (br $tl)))
+            (f32.store (local.get $i) (f32.sub (local.get $vbi) (f32.mul (local.get $lr)
+              (f32.add (local.get $gi) (f32.mul (local.get $reg) (local.get $vbi))))))
+            (f32.store (local.get $j) (f32.sub (local.get $vbj) (f32.mul (local.get $lr)
+              (f32.add (local.get $gj) (f32.mul (local.get $reg) (local.get $vbj)))))))
+          (else
+            ;; i = j: one item row takes both terms and its L2 term twice.
+            (block $vd2
+              (loop $vl2
+                (br_if $vd2 (i32.ge_u (local.get $o) (local.get $nf16)))
+                (local.set $vp (v128.load (i32.add (local.get $p) (local.get $o))))
+                (local.set $vqi (v128.load (i32.add (local.get $qi) (local.get $o))))
+                (local.set $acc (f32x4.add (local.get $acc) (f32x4.add
+                  (f32x4.add (f32x4.mul (local.get $vp) (local.get $vp))
+                    (f32x4.mul (local.get $vqi) (local.get $vqi)))
+                  (f32x4.mul (local.get $vqi) (local.get $vqi)))))
+                (local.set $vrq (f32x4.mul (local.get $vreg) (local.get $vqi)))
+                (v128.store (i32.add (local.get $p) (local.get $o))
+                  (f32x4.sub (local.get $vp) (f32x4.mul (local.get $vlr)
+                    (f32x4.add
+                      (f32x4.add (f32x4.mul (local.get $vgi) (local.get $vqi))
+                        (f32x4.mul (local.get $vgj) (local.get $vqi)))
+                      (f32x4.mul (local.get $vreg) (local.get $vp))))))
+                (v128.store (i32.add (local.get $qi) (local.get $o))
+                  (f32x4.sub (local.get $vqi) (f32x4.mul (local.get $vlr)
+                    (f32x4.add (f32x4.add
+                      (f32x4.add (f32x4.mul (local.get $vgi) (local.get $vp))
+                        (f32x4.mul (local.get $vgj) (local.get $vp)))
+                      (local.get $vrq)) (local.get $vrq)))))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (br $vl2)))
+            (local.set $n (call $mf_lanes (local.get $acc)))
+            (block $td2
+              (loop $tl2
+                (br_if $td2 (i32.ge_u (local.get $o) (local.get $nfb)))
+                (local.set $x (f32.load (i32.add (local.get $p) (local.get $o))))
+                (local.set $w (f32.load (i32.add (local.get $qi) (local.get $o))))
+                (local.set $n (f32.add (local.get $n) (f32.add
+                  (f32.add (f32.mul (local.get $x) (local.get $x)) (f32.mul (local.get $w) (local.get $w)))
+                  (f32.mul (local.get $w) (local.get $w)))))
+                (local.set $rw (f32.mul (local.get $reg) (local.get $w)))
+                (f32.store (i32.add (local.get $p) (local.get $o))
+                  (f32.sub (local.get $x) (f32.mul (local.get $lr)
+                    (f32.add
+                      (f32.add (f32.mul (local.get $gi) (local.get $w)) (f32.mul (local.get $gj) (local.get $w)))
+                      (f32.mul (local.get $reg) (local.get $x))))))
+                (f32.store (i32.add (local.get $qi) (local.get $o))
+                  (f32.sub (local.get $w) (f32.mul (local.get $lr)
+                    (f32.add (f32.add
+                      (f32.add (f32.mul (local.get $gi) (local.get $x)) (f32.mul (local.get $gj) (local.get $x)))
+                      (local.get $rw)) (local.get $rw)))))
+                (local.set $o (i32.add (local.get $o) (i32.const 4)))
+                (br $tl2)))
+            (local.set $rw (f32.mul (local.get $reg) (local.get $vbi)))
+            (f32.store (local.get $i) (f32.sub (local.get $vbi) (f32.mul (local.get $lr)
+              (f32.add (f32.add (local.get $gu) (local.get $rw)) (local.get $rw)))))))
+        (if (f64.gt (local.get $penalty) (f64.const 0))
+          (then
+            (local.set $n (f32.add (f32.add (f32.add (f32.add (local.get $n)
+              (f32.mul (local.get $vbu) (local.get $vbu)))
+              (f32.mul (local.get $vbi) (local.get $vbi)))
+              (f32.mul (local.get $vbj) (local.get $vbj)))
+              (f32.mul (local.get $b) (local.get $b))))
+            (local.set $loss (f64.add (local.get $loss)
+              (f64.mul (local.get $penalty) (f64.promote_f32 (local.get $n)))))))
+        (f32.store (local.get $u) (f32.sub (local.get $vbu) (f32.mul (local.get $lr)
+          (f32.add (local.get $gu) (f32.mul (local.get $reg) (local.get $vbu))))))
+        (local.set $b (f32.sub (local.get $b) (f32.mul (local.get $lr)
+          (f32.add (local.get $gu) (f32.mul (local.get $reg) (local.get $b))))))
+        (br $next)))
+    (if (i32.and (local.get $count) (i32.const 63))
+      (then (local.set $loss (f64.add (local.get $loss) (call $log (local.get $prod))))))
+    (f32.store (local.get $gb) (local.get $b))
+    (local.get $loss))
 
   ;; ---------------------------------------------------------------- GEMM --
   ;; C[i,j] = alpha * sum_p A(i,p) * B(p,j)  (+ C[i,j] when $acc), float32,

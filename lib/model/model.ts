@@ -10,7 +10,7 @@
 import type { Kernels } from "../kernels/kernels.ts";
 import type { Parameters } from "../kernels/parameters.ts";
 import type { BackendChoice } from "../kernels/select_kernels.ts";
-import type { PointwiseLoss } from "./loss.ts";
+import type { TrainingLoss } from "./loss.ts";
 
 /** User–item pairs: the first `count` entries of each array. */
 export interface Batch {
@@ -26,6 +26,32 @@ export interface Batch {
 export interface LabeledBatch extends Batch {
   /** Label of each pair. */
   labels: Int8Array | Float32Array;
+}
+
+/**
+ * (user, positive item, negative item) triples for a pairwise loss (`bpr`):
+ * the first `count` entries of each array.
+ */
+export interface PairBatch extends Batch {
+  /** The negative item of each triple (`items` holds the positives). */
+  negItems: Int32Array;
+}
+
+/**
+ * What a training step takes: labelled pairs for a pointwise loss, triples
+ * for a pairwise one. The loss decides which fields are read (`labels`, or
+ * `negItems`), so an object carrying both is read as the loss needs.
+ */
+export type TrainingBatch = LabeledBatch | PairBatch;
+
+/** Options of {@linkcode Model.trainSequential}. */
+export interface SequentialOptions {
+  /** The SGD step size (rounded to float32, as `Sgd` does). */
+  learningRate: number;
+  /** The loss (default `bce` for labelled pairs, `bpr` for triples). */
+  loss?: TrainingLoss | undefined;
+  /** Examples to train on, from the first (default the chunk's `count`). */
+  count?: number | undefined;
 }
 
 /**
@@ -79,15 +105,27 @@ export interface Model {
   /** One line for logs: sizes and parameter count. */
   describe(): string;
   /**
-   * One training step: forward, backward (the gradient of `loss`, default
-   * sigmoid cross-entropy), then `optimizer.step()`.
-   * @returns The batch's loss before the update.
+   * One training step: forward, backward (the gradient of `loss`), then
+   * `optimizer.step()`. A pointwise loss (default sigmoid cross-entropy)
+   * takes a {@linkcode LabeledBatch}; a pairwise one (`bpr`, the default for
+   * a batch with `negItems` and no `labels`) a {@linkcode PairBatch}.
+   * @returns The batch's loss before the update (with the L2 term).
+   * @throws {TypeError} when the batch is not of the loss's kind (naming both).
    */
-  trainStep(batch: LabeledBatch, options: { optimizer: Stepper; loss?: PointwiseLoss }): number;
+  trainStep(batch: TrainingBatch, options: { optimizer: Stepper; loss?: TrainingLoss }): number;
   /** Forward and backward without an update; the gradient stays in `parameters.grads`. */
-  computeGradients(batch: LabeledBatch, options?: { loss?: PointwiseLoss }): number;
+  computeGradients(batch: TrainingBatch, options?: { loss?: TrainingLoss }): number;
   /** The loss of a batch, forward only. */
-  loss(batch: LabeledBatch, options?: { loss?: PointwiseLoss }): number;
+  loss(batch: TrainingBatch, options?: { loss?: TrainingLoss }): number;
+  /**
+   * Plain SGD one example at a time over a whole chunk (`--batch_size 1
+   * --optimizer sgd` without a minibatch call per example): the same
+   * result as `count` calls of `trainStep` on one-example batches with an
+   * `Sgd` of `learningRate` (each model states how exactly). Absent when
+   * the model has no such path.
+   * @returns The mean of the examples' losses, each before its update.
+   */
+  trainSequential?(chunk: TrainingBatch, options: SequentialOptions): number;
   /** Logits of each pair into `out[0..count)`. */
   predict(batch: Batch, out: Float32Array): void;
   /** Refreshes the evaluation caches after weights changed outside `trainStep`. */
@@ -98,6 +136,12 @@ export interface Model {
     items: Int32Array,
     options: { out: Float32Array; count?: number },
   ): void;
+  /**
+   * Logits of one user against every item (`out[i]` for item `i <
+   * numItems`), the same bits as {@linkcode Model.scoreUserItems} on the
+   * list of all items; absent when the model has no faster way.
+   */
+  scoreUserAll?(user: number, out: Float32Array): void;
   /**
    * Sets the weights from trained parts (NeuMF from a GMF and an MLP, the
    * paper's pretraining); absent when the model has no such recipe.

@@ -13,16 +13,20 @@
  * for NeuMF). Kernels are `[inputs × outputs]`, `y = x·W + b`.
  *
  * Initialisation, all from one {@linkcode Prng}, in that order: embeddings
- * N(0, 0.01²) (the paper), dense kernels Glorot-uniform (Keras' default, as
+ * N(0, initStddev²) (default 0.01, the paper's), dense kernels Glorot-uniform (Keras' default, as
  * the TF reference), the output kernel LeCun-uniform (as the TF reference),
  * biases 0.
  *
- * Loss: mean sigmoid binary cross-entropy on the logits, plus the L2
- * penalty of the embedding rows the batch looked up, as a per-example term
- * averaged like the loss:
+ * Loss: mean sigmoid binary cross-entropy on the logits (or another
+ * pointwise loss), plus the L2 penalty of the embedding rows the batch
+ * looked up, as a per-example term averaged like the loss:
  * `(1/B)·Σ_b [mfReg·(‖P[u_b]‖² + ‖Q[i_b]‖²) + mlpReg·(‖U[u_b]‖² + ‖V[i_b]‖²)]`
  * (a row looked up k times counts k times; rows not in the batch are not
  * penalised, so the gradient stays row-sparse). Both coefficients default to 0.
+ * A pairwise loss (`bpr`) on B triples (u, i, j) runs one forward and one
+ * backward pass over the 2B rows `users‖users, items‖negItems`; its L2 term
+ * counts each triple's user rows once and both item rows:
+ * `(1/B)·Σ_b [mfReg·(‖P[u_b]‖² + ‖Q[i_b]‖² + ‖Q[j_b]‖²) + mlpReg·(…)]`.
  *
  * @module
  */
@@ -34,8 +38,9 @@ import { tsKernels } from "../kernels/ts_kernels.ts";
 import { Prng } from "../random/prng.ts";
 import { Dense } from "./dense.ts";
 import { fillGlorotUniform, fillLecunUniform, fillNormal } from "./init.ts";
-import { binaryCrossEntropy, type PointwiseLoss } from "./loss.ts";
-import type { Batch, LabeledBatch, Model, ModelConfig, PretrainedPart, Stepper } from "./model.ts";
+import type { TrainingLoss } from "./loss.ts";
+import type { Batch, Model, ModelConfig, PretrainedPart, Stepper, TrainingBatch } from "./model.ts";
+import { type TrainingRows, TrainingRowsBuilder } from "./_training_rows.ts";
 
 /** Which branches the model has: the three `--model` names this file builds. */
 export const NEUMF_KINDS = ["GMF", "MLP", "NeuMF"] as const;
@@ -59,6 +64,8 @@ export interface NeuMFOptions {
   mfRegularization?: number | undefined;
   /** L2 coefficient of the MLP embedding rows looked up (default 0). */
   mlpRegularization?: number | undefined;
+  /** Standard deviation of the embeddings' normal initialisation (default 0.01). */
+  initStddev?: number | undefined;
   /** Rows the training buffers hold; bigger batches grow them (default 256). */
   maxBatchSize?: number | undefined;
   /** Source of the initial weights (default `new Prng(0)`). */
@@ -79,6 +86,8 @@ export interface NeuMFConfig extends ModelConfig {
   readonly mfRegularization: number;
   /** L2 coefficient of the MLP rows. */
   readonly mlpRegularization: number;
+  /** Standard deviation of the embeddings' initialisation. */
+  readonly initStddev: number;
 }
 
 /** Per-batch work buffers, all `capacity` rows. */
@@ -145,6 +154,7 @@ export class NeuMF implements Model {
   readonly #mlpUserGrad: Float32Array;
   readonly #mlpItemGrad: Float32Array;
   #buf: _Buffers;
+  readonly #rows = new TrainingRowsBuilder();
   #gradsDirty = false;
   readonly #alloc: (length: number) => Float32Array;
 
@@ -176,6 +186,7 @@ export class NeuMF implements Model {
     const { numUsers, numItems } = options;
     const mfRegularization = options.mfRegularization ?? 0;
     const mlpRegularization = options.mlpRegularization ?? 0;
+    const initStddev = options.initStddev ?? 0.01;
     const fail = (state: string) => {
       throw new RangeError(`Cannot build ${model} model: ${state}`);
     };
@@ -200,6 +211,9 @@ export class NeuMF implements Model {
     if (!(mfRegularization >= 0) || !(mlpRegularization >= 0)) {
       fail(`regularization ${mfRegularization}, ${mlpRegularization} must be ≥ 0`);
     }
+    if (!(initStddev > 0 && Number.isFinite(initStddev))) {
+      fail(`initStddev ${initStddev} must be a finite number > 0`);
+    }
     this.config = {
       kind: model,
       numUsers,
@@ -208,6 +222,7 @@ export class NeuMF implements Model {
       layers: Object.freeze(layers),
       mfRegularization,
       mlpRegularization,
+      initStddev,
     };
     this.kernels = options.kernels ?? tsKernels;
     this.#nf = this.#gmf ? numFactors : 0;
@@ -242,7 +257,7 @@ export class NeuMF implements Model {
 
     const prng = options.prng ?? new Prng(0);
     for (const e of params.entries) {
-      if (e.sparse) fillNormal(e.values, prng, { std: 0.01 });
+      if (e.sparse) fillNormal(e.values, prng, { std: initStddev });
       else if (e.name === "output_kernel") fillLecunUniform(e.values, prng, { fanIn: e.shape[0] });
       else if (e.name.endsWith("_kernel")) {
         fillGlorotUniform(e.values, prng, { fanIn: e.shape[0], fanOut: e.shape[1] });
@@ -497,15 +512,36 @@ export class NeuMF implements Model {
     this.#output.forward(head, buf.logits, { count });
   }
 
+  /** The rows of a training batch under its loss, checked. */
+  #resolve(batch: TrainingBatch, loss: TrainingLoss | undefined, action: string): TrainingRows {
+    const rows = this.#rows.resolve(batch, loss, action);
+    this.#checkBatch(action, { users: rows.users, items: rows.items, count: rows.rows });
+    return rows;
+  }
+
+  /** The mean loss of the rows whose logits are in `buf.logits`; gradients into `grad` when given. */
+  #lossOf(rows: TrainingRows, buf: _Buffers, grad: Float32Array | null): number {
+    const k = this.kernels;
+    return rows.pointwise !== null
+      ? rows.pointwise.loss.compute(k, buf.logits, rows.pointwise.labels, {
+        count: rows.count,
+        grad,
+      })
+      : rows.pairwise!.compute(k, buf.logits, { count: rows.count, grad });
+  }
+
   /** Forward + backward; leaves the gradients in `parameters.grads`. */
-  #forwardBackward(batch: LabeledBatch, lossFn: PointwiseLoss): number {
-    const { users, items, labels, count } = batch;
-    this.#checkBatch("train on batch", batch);
+  #forwardBackward(batch: TrainingBatch, lossFn: TrainingLoss | undefined): number {
+    const rows = this.#resolve(batch, lossFn, "train on batch");
+    const { users, items } = rows;
+    // Rows of the passes; the L2 term counts each example's user once, every item row.
+    const count = rows.rows;
+    const examples = rows.count;
     if (this.#buf.capacity < count) this.#buf = this.#allocate(count);
     const buf = this.#buf;
     const k = this.kernels;
     this.#forward(users, items, count, buf);
-    let loss = lossFn.compute(k, buf.logits, labels, { count, grad: buf.logitGrad });
+    let loss = this.#lossOf(rows, buf, buf.logitGrad);
     const H = this.#headSize;
     this.#output.backward(buf.head, buf.logitGrad, { count, dx: buf.headGrad });
     const dHead = buf.headGrad;
@@ -531,10 +567,20 @@ export class NeuMF implements Model {
         touched: itemTouched,
       });
       if (mfRegularization > 0) {
-        const reg = { dim: nf, count, gradScale: 2 * mfRegularization / count };
-        const sum = k.l2RowPenalty(this.#mfUserTable, users, { ...reg, grads: this.#mfUserGrad }) +
-          k.l2RowPenalty(this.#mfItemTable, items, { ...reg, grads: this.#mfItemGrad });
-        loss += mfRegularization * sum / count;
+        const gradScale = 2 * mfRegularization / examples;
+        const sum = k.l2RowPenalty(this.#mfUserTable, users, {
+          dim: nf,
+          count: examples,
+          gradScale,
+          grads: this.#mfUserGrad,
+        }) +
+          k.l2RowPenalty(this.#mfItemTable, items, {
+            dim: nf,
+            count,
+            gradScale,
+            grads: this.#mfItemGrad,
+          });
+        loss += mfRegularization * sum / examples;
       }
     }
 
@@ -570,11 +616,20 @@ export class NeuMF implements Model {
         touched: itemTouched,
       });
       if (mlpRegularization > 0) {
-        const reg = { dim: half, count, gradScale: 2 * mlpRegularization / count };
-        const sum =
-          k.l2RowPenalty(this.#mlpUserTable, users, { ...reg, grads: this.#mlpUserGrad }) +
-          k.l2RowPenalty(this.#mlpItemTable, items, { ...reg, grads: this.#mlpItemGrad });
-        loss += mlpRegularization * sum / count;
+        const gradScale = 2 * mlpRegularization / examples;
+        const sum = k.l2RowPenalty(this.#mlpUserTable, users, {
+          dim: half,
+          count: examples,
+          gradScale,
+          grads: this.#mlpUserGrad,
+        }) +
+          k.l2RowPenalty(this.#mlpItemTable, items, {
+            dim: half,
+            count,
+            gradScale,
+            grads: this.#mlpItemGrad,
+          });
+        loss += mlpRegularization * sum / examples;
       }
     }
     return loss;
@@ -582,18 +637,20 @@ export class NeuMF implements Model {
 
   /**
    * One training step: forward, backward, `optimizer.step()`.
-   * @param batch The labelled pairs.
+   * @param batch Labelled pairs (pointwise loss) or triples (pairwise loss).
    * @param options `optimizer` (built on this model's `parameters`); `loss`
-   *   (default sigmoid binary cross-entropy).
+   *   (default sigmoid binary cross-entropy for labelled pairs, `bpr` for
+   *   triples).
    * @returns The batch's loss before the update (the loss plus the L2 term).
+   * @throws {TypeError} when the batch is not of the loss's kind.
    * @throws {RangeError} on a bad count or an id outside the tables.
    */
   trainStep(
-    batch: LabeledBatch,
-    options: { optimizer: Stepper; loss?: PointwiseLoss },
+    batch: TrainingBatch,
+    options: { optimizer: Stepper; loss?: TrainingLoss },
   ): number {
     if (this.#gradsDirty) this.#zeroGrads();
-    const loss = this.#forwardBackward(batch, options.loss ?? binaryCrossEntropy);
+    const loss = this.#forwardBackward(batch, options.loss);
     options.optimizer.step();
     this.#version++;
     return loss;
@@ -605,9 +662,9 @@ export class NeuMF implements Model {
    * gradients are discarded first). For tests and diagnostics.
    * @returns The batch's loss.
    */
-  computeGradients(batch: LabeledBatch, options: { loss?: PointwiseLoss } = {}): number {
+  computeGradients(batch: TrainingBatch, options: { loss?: TrainingLoss } = {}): number {
     this.#zeroGrads();
-    const loss = this.#forwardBackward(batch, options.loss ?? binaryCrossEntropy);
+    const loss = this.#forwardBackward(batch, options.loss);
     this.#gradsDirty = true;
     return loss;
   }
@@ -620,26 +677,26 @@ export class NeuMF implements Model {
   /**
    * The loss of a batch (mean BCE plus the L2 term), forward only.
    */
-  loss(batch: LabeledBatch, options: { loss?: PointwiseLoss } = {}): number {
-    this.#checkBatch("compute the loss", batch);
-    const buf = this.#buffersFor(batch.count);
-    this.#forward(batch.users, batch.items, batch.count, buf);
+  loss(batch: TrainingBatch, options: { loss?: TrainingLoss } = {}): number {
+    const rows = this.#resolve(batch, options.loss, "compute the loss");
+    const buf = this.#buffersFor(rows.rows);
+    this.#forward(rows.users, rows.items, rows.rows, buf);
     const k = this.kernels;
-    let loss = (options.loss ?? binaryCrossEntropy).compute(k, buf.logits, batch.labels, {
-      count: batch.count,
-    });
-    const { users, items, count } = batch;
+    let loss = this.#lossOf(rows, buf, null);
+    const { users, items, count } = rows;
+    const n = rows.rows;
     const { mfRegularization, mlpRegularization } = this.config;
     if (this.#gmf && mfRegularization > 0) {
-      const o = { dim: this.#nf, count };
+      const dim = this.#nf;
       loss += mfRegularization / count *
-        (k.l2RowPenalty(this.#mfUserTable, users, o) + k.l2RowPenalty(this.#mfItemTable, items, o));
+        (k.l2RowPenalty(this.#mfUserTable, users, { dim, count }) +
+          k.l2RowPenalty(this.#mfItemTable, items, { dim, count: n }));
     }
     if (this.#mlp && mlpRegularization > 0) {
-      const o = { dim: this.#half, count };
+      const dim = this.#half;
       loss += mlpRegularization / count *
-        (k.l2RowPenalty(this.#mlpUserTable, users, o) +
-          k.l2RowPenalty(this.#mlpItemTable, items, o));
+        (k.l2RowPenalty(this.#mlpUserTable, users, { dim, count }) +
+          k.l2RowPenalty(this.#mlpItemTable, items, { dim, count: n }));
     }
     return loss;
   }

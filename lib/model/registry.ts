@@ -12,6 +12,7 @@
 import type { Kernels } from "../kernels/kernels.ts";
 import { type BackendChoice, selectKernels } from "../kernels/select_kernels.ts";
 import type { Prng } from "../random/prng.ts";
+import { MF, type MFConfig } from "./mf.ts";
 import type { Model, ModelConfig, ModelSpec } from "./model.ts";
 import { NeuMF, type NeuMFConfig, type NeuMFKind } from "./neumf.ts";
 
@@ -29,7 +30,12 @@ export interface ModelHyperParameters {
   mfRegularization: number;
   /** L2 weight of the MLP embedding rows a batch looks up. */
   mlpRegularization: number;
+  /** Standard deviation of the embeddings' normal initialisation (default 0.01, the paper's). */
+  initStddev?: number | undefined;
 }
+
+/** The embeddings' initial standard deviation when none is given (the NCF paper's). */
+const _INIT_STDDEV = 0.01;
 
 /** How a model is built. */
 export interface BuildOptions {
@@ -68,6 +74,7 @@ function _neumf(kind: NeuMFKind, summary: string, pretrainedFrom?: readonly stri
       layers: [...h.layers],
       mfRegularization: h.mfRegularization,
       mlpRegularization: h.mlpRegularization,
+      initStddev: h.initStddev ?? _INIT_STDDEV,
     }),
     build: (config, kernels, o) => {
       const c = config as NeuMFConfig;
@@ -79,6 +86,8 @@ function _neumf(kind: NeuMFKind, summary: string, pretrainedFrom?: readonly stri
         layers: c.layers,
         mfRegularization: c.mfRegularization,
         mlpRegularization: c.mlpRegularization,
+        // Checkpoints written before the setting existed lack it: the paper's 0.01.
+        initStddev: c.initStddev ?? _INIT_STDDEV,
         kernels,
         ...(o.prng === undefined ? {} : { prng: o.prng }),
         ...(o.maxBatchSize === undefined ? {} : { maxBatchSize: o.maxBatchSize }),
@@ -88,10 +97,37 @@ function _neumf(kind: NeuMFKind, summary: string, pretrainedFrom?: readonly stri
   };
 }
 
+/** The MF line: a dot product with biases, its own per-example SGD path. */
+const _MF_ENTRY: _Entry = {
+  summary: "matrix factorisation with biases: b + b_u + b_i + ⟨p_u, q_i⟩ (Rendle et al. 2020)",
+  config: (h): MFConfig => ({
+    kind: "MF",
+    numUsers: h.numUsers,
+    numItems: h.numItems,
+    numFactors: h.numFactors,
+    mfRegularization: h.mfRegularization,
+    initStddev: h.initStddev ?? _INIT_STDDEV,
+  }),
+  build: (config, kernels, o) => {
+    const c = config as MFConfig;
+    return new MF({
+      numUsers: c.numUsers,
+      numItems: c.numItems,
+      numFactors: c.numFactors,
+      mfRegularization: c.mfRegularization,
+      initStddev: c.initStddev ?? _INIT_STDDEV,
+      kernels,
+      ...(o.prng === undefined ? {} : { prng: o.prng }),
+      ...(o.maxBatchSize === undefined ? {} : { maxBatchSize: o.maxBatchSize }),
+    });
+  },
+};
+
 const _REGISTRY = {
   GMF: _neumf("GMF", "generalised matrix factorisation: user ⊙ item embeddings"),
   MLP: _neumf("MLP", "user and item embeddings through ReLU layers"),
   NeuMF: _neumf("NeuMF", "GMF and MLP fused into one output (He et al. 2017)", ["GMF", "MLP"]),
+  MF: _MF_ENTRY,
 } as const satisfies Record<string, _Entry>;
 
 /** `--model` names, in the order help lists them. */

@@ -13,6 +13,7 @@
  */
 
 import { join } from "node:path";
+import { SHARD_SCHEMAS, type ShardSchema } from "../flags/specs.ts";
 import type { ExampleColumns } from "./epoch_kernels.ts";
 import { encodeShardInto, shardByteLength } from "./shards.ts";
 import { type FileWriter, writeFileAtomic } from "../io/atomic_write.ts";
@@ -30,11 +31,15 @@ export interface CyclePlan {
   numCycles: number;
   batchSize: number;
   spillover: boolean;
+  /** The epochs' (and shards') schema; default pairs. */
+  schema?: ShardSchema | undefined;
 }
 
 /** What `ready.json` holds. */
 export interface ReadyManifest {
   cycle: number;
+  /** The shards' schema (a ready.json without it means pairs). */
+  schema: ShardSchema;
   batch_size: number;
   batch_count: number;
   example_count: number;
@@ -84,15 +89,52 @@ export function cycleCounts(plan: CyclePlan, cycle: number): { examples: number;
 export type EpochSource = (epoch: number) => Promise<ExampleColumns>;
 
 function _sliceColumns(c: ExampleColumns, start: number, end: number): ExampleColumns {
-  return {
-    users: c.users.slice(start, end),
-    items: c.items.slice(start, end),
-    labels: c.labels.slice(start, end),
-  };
+  const users = c.users.slice(start, end);
+  const items = c.items.slice(start, end);
+  return c.labels !== undefined
+    ? { users, items, labels: c.labels.slice(start, end) }
+    : { users, items, negItems: c.negItems.slice(start, end) };
 }
 
-function _emptyColumns(n: number): ExampleColumns {
-  return { users: new Int32Array(n), items: new Int32Array(n), labels: new Int8Array(n) };
+/**
+ * Zeroed columns of `n` examples of `schema`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emptyColumns } from "./cycles.ts";
+ * assert.ok(emptyColumns("pairs", 2).labels?.length === 2);
+ * assert.ok(emptyColumns("triples", 0).negItems?.length === 0);
+ * ```
+ */
+export function emptyColumns(schema: ShardSchema, n: number): ExampleColumns {
+  const users = new Int32Array(n);
+  const items = new Int32Array(n);
+  return schema === "triples"
+    ? { users, items, negItems: new Int32Array(n) }
+    : { users, items, labels: new Int8Array(n) };
+}
+
+/** Copies examples `[start, end)` of `from` into `to` at `at`; both of one schema. */
+function _copyColumns(
+  to: ExampleColumns,
+  at: number,
+  from: ExampleColumns,
+  range: { start: number; end: number },
+): void {
+  const { start, end } = range;
+  to.users.set(from.users.subarray(start, end), at);
+  to.items.set(from.items.subarray(start, end), at);
+  if (to.labels !== undefined) to.labels.set(from.labels!.subarray(start, end), at);
+  else to.negItems.set(from.negItems!.subarray(start, end), at);
+}
+
+/** Throws unless `columns` are of `schema` (a source of the wrong kind). */
+function _checkSchema(columns: ExampleColumns, schema: ShardSchema, what: string): void {
+  const found = columns.labels !== undefined ? "pairs" : "triples";
+  if (found !== schema) {
+    throw new TypeError(`Cannot write cycles of ${schema}: ${what} holds ${found}`);
+  }
 }
 
 /**
@@ -105,17 +147,17 @@ export async function regenerateCarry(
   source: EpochSource,
 ): Promise<ExampleColumns> {
   const needed = carryInto(plan, cycle);
-  const carry = _emptyColumns(needed);
+  const schema = plan.schema ?? "pairs";
+  const carry = emptyColumns(schema, needed);
   let filled = 0; // from the end
   let epoch = cycle * plan.epochsPerCycle - 1;
   while (filled < needed) {
     const columns = await source(epoch);
+    _checkSchema(columns, schema, `epoch ${epoch}`);
     const take = Math.min(needed - filled, plan.epochSize);
     const from = plan.epochSize - take;
     const to = needed - filled - take;
-    carry.users.set(columns.users.subarray(from, plan.epochSize), to);
-    carry.items.set(columns.items.subarray(from, plan.epochSize), to);
-    carry.labels.set(columns.labels.subarray(from, plan.epochSize), to);
+    _copyColumns(carry, to, columns, { start: from, end: plan.epochSize });
     filled += take;
     epoch--;
   }
@@ -136,8 +178,9 @@ export interface WriteCycleOptions {
 }
 
 /**
- * Writes cycle `cycle` into the existing folder `dir`: shards published by
- * rename, then `ready.json` last. Returns the carry into the next cycle.
+ * Writes cycle `cycle` into the existing folder `dir`: shards (of
+ * `plan.schema`) published by rename, then `ready.json` last. Returns the
+ * carry into the next cycle.
  *
  * Whole shards are encoded straight from the epochs' columns (one copy) and
  * up to two are written at once; when a write fails, the others end first,
@@ -150,20 +193,23 @@ export async function writeCycle(
   options: WriteCycleOptions,
 ): Promise<{ manifest: ReadyManifest; carry: ExampleColumns }> {
   const { plan, carry, source } = options;
+  const schema = plan.schema ?? "pairs";
+  _checkSchema(carry, schema, "the carry");
   const bs = plan.batchSize;
   const shardRows = Math.max(1, Math.floor(SHARD_TARGET_ROWS / bs)) * bs;
   // Whole shards are encoded straight from the epoch's columns; only the
   // rows that straddle an epoch (or cycle) boundary wait in `pending`.
-  const pending = _emptyColumns(shardRows);
+  const pending = emptyColumns(schema, shardRows);
   // Up to _WRITES_IN_FLIGHT shards are written at once, each from its own
   // buffer (the oldest write is awaited before its buffer is reused).
   const files = Array.from(
     { length: _WRITES_IN_FLIGHT },
-    () => new Uint8Array(shardByteLength(shardRows)),
+    () => new Uint8Array(shardByteLength(shardRows, schema)),
   );
   const writes: Promise<void>[] = [];
   const manifest: ReadyManifest = {
     cycle,
+    schema,
     batch_size: bs,
     batch_count: 0,
     example_count: 0,
@@ -188,9 +234,7 @@ export async function writeCycle(
     await options.checkpoint?.();
   };
   const keep = (columns: ExampleColumns, start: number, end: number) => {
-    pending.users.set(columns.users.subarray(start, end), fill);
-    pending.items.set(columns.items.subarray(start, end), fill);
-    pending.labels.set(columns.labels.subarray(start, end), fill);
+    _copyColumns(pending, fill, columns, { start, end });
     fill += end - start;
   };
   const push = async (columns: ExampleColumns, length: number) => {
@@ -210,7 +254,10 @@ export async function writeCycle(
   try {
     await push(carry, carry.users.length);
     for (let e = 0; e < plan.epochsPerCycle; e++) {
-      await push(await source(cycle * plan.epochsPerCycle + e), plan.epochSize);
+      const epoch = cycle * plan.epochsPerCycle + e;
+      const columns = await source(epoch);
+      _checkSchema(columns, schema, `epoch ${epoch}`);
+      await push(columns, plan.epochSize);
     }
     rest = keepsCarry ? fill - (fill % bs) : fill;
     if (rest > 0) await flush(pending, 0, rest);
@@ -228,7 +275,8 @@ export async function writeCycle(
 }
 
 /**
- * Parses and checks a `ready.json`; errors name `path`.
+ * Parses and checks a `ready.json`; errors name `path`. A manifest without
+ * `schema` (written before triples existed) describes pairs.
  *
  * @example
  * ```ts
@@ -238,7 +286,7 @@ export async function writeCycle(
  *   '{"cycle":0,"batch_size":2,"batch_count":1,"example_count":2,"shards":["a"],"shard_rows":[2]}',
  *   "ready.json",
  * );
- * assert.ok(m.shards[0] === "a");
+ * assert.ok(m.shards[0] === "a" && m.schema === "pairs");
  * ```
  */
 export function parseReadyManifest(text: string, path: string): ReadyManifest {
@@ -248,14 +296,16 @@ export function parseReadyManifest(text: string, path: string): ReadyManifest {
   } catch (e) {
     throw new SyntaxError(`Cannot read ${path}: ${(e as Error).message}`);
   }
-  const m = value as ReadyManifest;
+  const m = value as Omit<ReadyManifest, "schema"> & { schema?: unknown };
   const isCount = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0;
-  const ok = typeof m === "object" && m !== null && isCount(m.cycle) && isCount(m.batch_size) &&
+  const ok = typeof m === "object" && m !== null && !Array.isArray(m) &&
+    (m.schema === undefined || (SHARD_SCHEMAS as readonly unknown[]).includes(m.schema)) &&
+    isCount(m.cycle) && isCount(m.batch_size) &&
     isCount(m.batch_count) && isCount(m.example_count) && Array.isArray(m.shards) &&
     Array.isArray(m.shard_rows) && m.shards.length === m.shard_rows.length &&
     m.shards.every((s) => typeof s === "string" && /^[\w.-]+$/.test(s)) &&
     m.shard_rows.every(isCount) &&
     m.shard_rows.reduce((a, b) => a + b, 0) === m.example_count;
   if (!ok) throw new SyntaxError(`Cannot read ${path}: not a valid ready.json`);
-  return m;
+  return { ...m, schema: (m.schema ?? "pairs") as ShardSchema };
 }

@@ -26,11 +26,22 @@ import { currentProcessContext, type GeneratorProcess, spawnGenerator } from "./
 import { generatorArgv, type ProcessContext, shellQuote } from "./spawn_argv.ts";
 import { join, resolve } from "node:path";
 
-/** A batch of training examples (views; valid until the next batch). */
-export interface Batch extends ExampleColumns {
+/**
+ * A batch of training examples (views; valid until the next batch), in the
+ * run's shard schema:
+ * - pairs (`settings.schema` "pairs", the default): `users`, `items`,
+ *   `labels` (1 positive, 0 negative); `negItems` is absent;
+ * - triples ("triples", for a pairwise loss): `users`, `items` (the
+ *   positive), `negItems` (its negative); `labels` is absent.
+ *
+ * `negItems === undefined` (or `labels !== undefined`) tells them apart and
+ * narrows the type. With {@linkcode DataPipelineOptions.chunkSize} a
+ * "batch" is a chunk of several training batches, split by the consumer.
+ */
+export type Batch = ExampleColumns & {
   /** Examples in the batch (the last batch of a run may be short). */
   size: number;
-}
+};
 
 /** One cycle as the training loop sees it. */
 export interface TrainingCycle {
@@ -101,6 +112,18 @@ export interface DataPipelineOptions {
   processContext?: ProcessContext | undefined;
   /** Poll interval of waits, ms (default 50). */
   pollMs?: number | undefined;
+  /**
+   * Chunked delivery (for per-example SGD): each `Batch` of
+   * `cycle.batches` holds up to this many examples — whole training batches
+   * (the chunk size rounded down to a multiple of `train_batch_size`, at
+   * least one batch), never more than one shard (`Infinity`: one whole
+   * shard, i.e. one Arrow record batch, per chunk) — instead of one training
+   * batch. The examples and their order are the same; the consumer cuts each
+   * chunk into batches of `train_batch_size` itself (only the cycle's last
+   * chunk may end with a short batch). Default: one training batch per
+   * `Batch`.
+   */
+  chunkSize?: number | undefined;
 }
 
 /** A started pipeline. */
@@ -147,6 +170,7 @@ export interface DataPipeline {
  *     settings: {
  *       num_neg: 1, epochs_per_cycle: 1, num_cycles: 1, start_cycle: 0, train_batch_size: 4,
  *       spillover: true, cycles_to_buffer: 1, seed: 1, num_workers: 1, heartbeat_timeout: 5,
+ *       schema: "pairs", negative_sampling: "exact",
  *     },
  *     useSubprocess: false,
  *     keepCache: false,
@@ -198,6 +222,14 @@ class _PipelineRun {
   #keptLog: string | undefined;
 
   constructor(options: DataPipelineOptions) {
+    const chunk = options.chunkSize;
+    if (
+      chunk !== undefined && !(chunk === Infinity || (Number.isSafeInteger(chunk) && chunk >= 1))
+    ) {
+      throw new RangeError(
+        `Cannot deliver chunks of ${chunk} examples: need a positive integer or Infinity`,
+      );
+    }
     this.#options = options;
     this.#pollMs = options.pollMs ?? 50;
     this.paths = runPaths(resolve(options.cacheDir), this.cacheId);
@@ -374,9 +406,16 @@ class _PipelineRun {
     return { keptLog: this.#keptLog };
   }
 
-  /** The batches of one cycle's shards, sliced to the batch size; removes the cycle folder after. */
+  /**
+   * The batches of one cycle's shards, sliced to the batch size (or to
+   * chunks of whole batches: `chunkSize`); removes the cycle folder after.
+   */
   async *batchesOf(index: number, manifest: ReadyManifest): AsyncGenerator<Batch> {
     const dir = cycleDir(this.paths, index);
+    const bs = manifest.batch_size;
+    const chunk = this.#options.chunkSize;
+    // Whole batches per delivery: Infinity (whole shards) stays Infinity.
+    const step = chunk === undefined ? bs : Math.max(bs, Math.floor(chunk / bs) * bs);
     let lastCheck = performance.now();
     for (let s = 0; s < manifest.shards.length; s++) {
       const name = join(dir, manifest.shards[s]);
@@ -389,23 +428,29 @@ class _PipelineRun {
           `Cannot read shard ${name}: ${join(dir, "ready.json")} names it, but it does not exist`,
         );
       }
-      const columns = decodeShard(bytes, name);
-      if (columns.users.length !== manifest.shard_rows[s]) {
+      const columns = decodeShard(bytes, name, { schema: manifest.schema });
+      const { users, items, labels, negItems } = columns;
+      const rows = users.length;
+      if (rows !== manifest.shard_rows[s]) {
         throw new SyntaxError(
-          `Cannot read shard ${name}: ${columns.users.length} rows, ready.json says ${
-            manifest.shard_rows[s]
-          }`,
+          `Cannot read shard ${name}: ${rows} rows, ready.json says ${manifest.shard_rows[s]}`,
         );
       }
-      const bs = manifest.batch_size;
-      for (let at = 0; at < columns.users.length; at += bs) {
-        const end = Math.min(columns.users.length, at + bs);
-        yield {
-          users: columns.users.subarray(at, end),
-          items: columns.items.subarray(at, end),
-          labels: columns.labels.subarray(at, end),
-          size: end - at,
-        };
+      for (let at = 0; at < rows; at += step) {
+        const end = Math.min(rows, at + step);
+        yield labels !== undefined
+          ? {
+            users: users.subarray(at, end),
+            items: items.subarray(at, end),
+            labels: labels.subarray(at, end),
+            size: end - at,
+          }
+          : {
+            users: users.subarray(at, end),
+            items: items.subarray(at, end),
+            negItems: negItems!.subarray(at, end),
+            size: end - at,
+          };
         if (performance.now() - lastCheck > 200) {
           // Let signals and the child's exit be seen during long cycles.
           await _sleep(0);
@@ -430,6 +475,13 @@ class _PipelineRun {
       const manifest = parseReadyManifest(await Deno.readTextFile(ready), ready);
       if (manifest.cycle !== index) {
         throw new SyntaxError(`Cannot read ${ready}: it describes cycle ${manifest.cycle}`);
+      }
+      if (manifest.schema !== settings.schema) {
+        throw new SyntaxError(
+          `Cannot read ${ready}: its shards hold ${manifest.schema}, but this run's flagfile ` +
+            `${this.paths.flagfile} asks for ${settings.schema} (schema=${settings.schema}): ` +
+            `run a generator of the trainer's ncf version on this run's flagfile`,
+        );
       }
       if (index === settings.num_cycles - 1) this.#cyclesDone = true;
       yield { index, manifest, batches: this.batchesOf(index, manifest) };

@@ -1,6 +1,13 @@
 /**
- * One epoch of training examples: every positive once, `numNeg` fresh
- * negatives per positive, the whole epoch shuffled. The epoch is a pure
+ * One epoch of training examples, the whole epoch shuffled, in one of two
+ * shard schemas:
+ * - `pairs`: every positive once (label 1) and `numNeg` fresh negatives per
+ *   positive (label 0);
+ * - `triples`: every positive `numNeg` times, each time with its own fresh
+ *   negative, as (user, positive, negative).
+ *
+ * Negatives are `exact` (uniform among the items the user has no training
+ * positive for) or `uniform` (among all items). The epoch is a pure
  * function of (seed, epoch index); the work is split into tasks over fixed
  * blocks of users and shuffle buckets (see `epoch_kernels.ts`) that any
  * number of workers can run in any order.
@@ -9,15 +16,19 @@
  */
 
 import {
+  type ColumnsOf,
   countBuckets,
   type ExampleColumns,
+  examplesPerPositive,
   fillBuckets,
   type Positives,
   shuffleBucket,
+  shuffleTripleBucket,
   STREAM_BUCKETS,
   STREAM_NEGATIVES,
   STREAM_SHUFFLE,
 } from "./epoch_kernels.ts";
+import type { NegativeSampling, ShardSchema } from "../flags/specs.ts";
 import { Prng } from "../random/prng.ts";
 
 /** Target examples per block of users (blocks hold whole users). */
@@ -33,18 +44,32 @@ const _MAX_BLOCKS = 1024;
 export const BUCKET_SIZE = 1 << 17;
 const _MAX_BUCKETS = 1 << 16;
 
-/** The fixed partition of an epoch into tasks. */
-export interface EpochLayout {
+/** What an epoch holds, and its fixed partition into tasks. */
+export interface EpochLayout<S extends ShardSchema = ShardSchema> {
   numUsers: number;
   numItems: number;
   numNeg: number;
-  /** Examples per epoch: positives × (1 + numNeg). */
+  /** Labelled pairs or triples. */
+  schema: S;
+  /** How negatives are drawn. */
+  negativeSampling: NegativeSampling;
+  /** Examples per epoch: positives × (1 + numNeg) for pairs, × numNeg for triples. */
   size: number;
   numBlocks: number;
   /** First user of each block, then numUsers (length numBlocks + 1). */
   blockUsers: Int32Array;
   /** A power of two. */
   numBuckets: number;
+}
+
+/** Options of {@linkcode epochLayout}. */
+export interface EpochLayoutOptions<S extends ShardSchema> {
+  numItems: number;
+  numNeg: number;
+  /** Labelled pairs (default) or triples (which need numNeg ≥ 1). */
+  schema?: S | undefined;
+  /** `exact` (default) or `uniform` negatives. */
+  negativeSampling?: NegativeSampling | undefined;
 }
 
 /**
@@ -60,15 +85,23 @@ export interface EpochLayout {
  * const positives = { offsets: Int32Array.of(0, 2, 3), items: Int32Array.of(0, 1, 2) };
  * const layout = epochLayout(positives, { numItems: 4, numNeg: 4 });
  * assert.ok(layout.size === 15 && layout.numBuckets === 1 && layout.numBlocks === 1);
+ * const triples = epochLayout(positives, { numItems: 4, numNeg: 4, schema: "triples" });
+ * assert.ok(triples.size === 12 && triples.schema === "triples");
  * ```
  */
-export function epochLayout(
+export function epochLayout<S extends ShardSchema = "pairs">(
   positives: Positives,
-  options: { numItems: number; numNeg: number },
-): EpochLayout {
+  options: EpochLayoutOptions<S>,
+): EpochLayout<S> {
   const offsets = positives.offsets;
   const numUsers = offsets.length - 1;
-  const multiplier = 1 + options.numNeg;
+  const schema = (options.schema ?? "pairs") as S;
+  if (schema === "triples" && !(options.numNeg >= 1)) {
+    throw new RangeError(
+      `Cannot make triples with ${options.numNeg} negatives per positive: need at least 1`,
+    );
+  }
+  const multiplier = examplesPerPositive(schema, options.numNeg);
   const size = positives.items.length * multiplier;
   if (size > 2 ** 31 - 1) {
     throw new RangeError(`Cannot make epochs of ${size} examples: at most 2^31 - 1 fit`);
@@ -92,6 +125,8 @@ export function epochLayout(
     numUsers,
     numItems: options.numItems,
     numNeg: options.numNeg,
+    schema,
+    negativeSampling: options.negativeSampling ?? "exact",
     size,
     numBlocks: starts.length - 1,
     blockUsers: Int32Array.from(starts),
@@ -100,12 +135,15 @@ export function epochLayout(
 }
 
 /** Every buffer an epoch needs; reused from epoch to epoch. */
-export interface EpochBuffers {
+export interface EpochBuffers<S extends ShardSchema = ShardSchema> {
   positives: Positives;
-  /** The examples bucket by bucket, two int32 words each (phase 2 output). */
+  /**
+   * The examples bucket by bucket (phase 2 output), two int32 words each
+   * (pairs) or three (triples).
+   */
   packed: Int32Array;
   /** Shuffled order (the epoch). */
-  shuffled: ExampleColumns;
+  shuffled: ColumnsOf<S>;
   /** Per block, per bucket: counts, then (after prefix sums) cursors. */
   cursors: Int32Array;
   /** Where each bucket starts, then the epoch size (length numBuckets + 1). */
@@ -116,21 +154,26 @@ export interface EpochBuffers {
  * Allocates the buffers of `layout`, shared (SharedArrayBuffer) so workers
  * can fill them. `positives` is copied into shared memory too.
  */
-export function allocateEpochBuffers(positives: Positives, layout: EpochLayout): EpochBuffers {
+export function allocateEpochBuffers<S extends ShardSchema>(
+  positives: Positives,
+  layout: EpochLayout<S>,
+): EpochBuffers<S> {
   const n = layout.size;
   const shared = (a: Int32Array) => {
     const s = new Int32Array(new SharedArrayBuffer(a.length * 4));
     s.set(a);
     return s;
   };
+  const int32s = () => new Int32Array(new SharedArrayBuffer(n * 4));
+  const triples = layout.schema === "triples";
+  const shuffled: ExampleColumns = triples
+    ? { users: int32s(), items: int32s(), negItems: int32s() }
+    : { users: int32s(), items: int32s(), labels: new Int8Array(new SharedArrayBuffer(n)) };
   return {
     positives: { offsets: shared(positives.offsets), items: shared(positives.items) },
-    packed: new Int32Array(new SharedArrayBuffer(n * 8)),
-    shuffled: {
-      users: new Int32Array(new SharedArrayBuffer(n * 4)),
-      items: new Int32Array(new SharedArrayBuffer(n * 4)),
-      labels: new Int8Array(new SharedArrayBuffer(n)),
-    },
+    packed: new Int32Array(new SharedArrayBuffer(n * (triples ? 12 : 8))),
+    // The schema decided the columns' kind: ColumnsOf<S>.
+    shuffled: shuffled as ColumnsOf<S>,
     cursors: new Int32Array(new SharedArrayBuffer(layout.numBlocks * layout.numBuckets * 4)),
     bucketStarts: new Int32Array(new SharedArrayBuffer((layout.numBuckets + 1) * 4)),
   };
@@ -145,9 +188,9 @@ export interface EpochTask {
 }
 
 /** What every task needs besides its own range. */
-export interface EpochContext {
-  layout: EpochLayout;
-  buffers: EpochBuffers;
+export interface EpochContext<S extends ShardSchema = ShardSchema> {
+  layout: EpochLayout<S>;
+  buffers: EpochBuffers<S>;
   seed: number;
 }
 
@@ -169,7 +212,7 @@ export function runEpochTask(context: EpochContext, task: EpochTask): void {
   const { layout, buffers, seed } = context;
   const { positives, packed, shuffled, cursors, bucketStarts } = buffers;
   const { blockUsers, numBuckets } = layout;
-  const multiplier = 1 + layout.numNeg;
+  const multiplier = examplesPerPositive(layout.schema, layout.numNeg);
   for (let part = task.start; part < task.end; part++) {
     switch (task.phase) {
       case "count": {
@@ -191,15 +234,20 @@ export function runEpochTask(context: EpochContext, task: EpochTask): void {
           cursor: cursors.subarray(part * numBuckets, (part + 1) * numBuckets),
           negativePrng: new Prng(seed, STREAM_NEGATIVES, task.epoch, part),
           bucketPrng: new Prng(seed, STREAM_BUCKETS, task.epoch, part),
+          schema: layout.schema,
+          sampling: layout.negativeSampling,
         });
         break;
-      case "shuffle":
-        shuffleBucket(packed, shuffled, {
+      case "shuffle": {
+        const range = {
           start: bucketStarts[part],
           end: bucketStarts[part + 1],
           prng: new Prng(seed, STREAM_SHUFFLE, task.epoch, part),
-        });
+        };
+        if (shuffled.labels === undefined) shuffleTripleBucket(packed, shuffled, range);
+        else shuffleBucket(packed, shuffled, range);
         break;
+      }
     }
   }
 }
@@ -266,9 +314,9 @@ async function _countAndFill(context: EpochContext, runner: EpochRunner, epoch: 
 
 /**
  * Makes epoch `epoch` (a global index: cycle × epochs_per_cycle + epoch in
- * cycle) into `context.buffers.shuffled` and returns those columns, which
- * stay valid until the next call for `context`. One call at a time per
- * context.
+ * cycle) into `context.buffers.shuffled` and returns those columns (pairs
+ * or triples, as the layout's schema), which stay valid until the next call
+ * for `context`. One call at a time per context.
  *
  * With a background runner (workers) and more than one core, it then starts
  * phases 1 and 2 of epoch `epoch + 1` (which do not touch the returned
@@ -276,11 +324,11 @@ async function _countAndFill(context: EpochContext, runner: EpochRunner, epoch: 
  * as writing shards); the next call waits for them, and uses them if it
  * asks for that epoch. The bytes are the same either way.
  */
-export async function makeEpoch(
-  context: EpochContext,
+export async function makeEpoch<S extends ShardSchema>(
+  context: EpochContext<S>,
   runner: EpochRunner,
   epoch: number,
-): Promise<ExampleColumns> {
+): Promise<ColumnsOf<S>> {
   const { layout, buffers } = context;
   const ahead = _ahead.get(context);
   _ahead.delete(context);

@@ -9,9 +9,11 @@
  *    negatives) and counts them per bucket;
  * 2. `fillBuckets`: each block replays the same bucket draws while it makes
  *    its examples — positives and freshly sampled negatives — and writes
- *    each straight into its bucket, packed as two int32 words;
- * 3. `shuffleBucket`: each bucket is shuffled in place (Fisher–Yates) and
- *    unpacked into the epoch's columns.
+ *    each straight into its bucket, packed as two int32 words (labelled
+ *    pairs) or three (triples);
+ * 3. `shuffleBucket` (pairs) or `shuffleTripleBucket` (triples): each bucket
+ *    is shuffled in place (Fisher–Yates) and unpacked into the epoch's
+ *    columns.
  * A uniform random bucket per example followed by a uniform shuffle of every
  * bucket is a uniform permutation of the whole epoch; working bucket by bucket
  * keeps memory access local. Every random draw comes from a stream fixed by
@@ -27,6 +29,7 @@
  * @module
  */
 
+import type { NegativeSampling, ShardSchema } from "../flags/specs.ts";
 import type { Prng } from "../random/prng.ts";
 
 /** Stream tags that keep the phases' random streams apart. */
@@ -44,11 +47,55 @@ export interface Positives {
   items: Int32Array;
 }
 
-/** Columns of examples. */
-export interface ExampleColumns {
+/**
+ * Columns of labelled pairs (shard schema `pairs`): each positive with
+ * label 1, each negative with label 0.
+ */
+export interface PairColumns {
   users: Int32Array;
   items: Int32Array;
+  /** 1 for a training positive, 0 for a sampled negative. */
   labels: Int8Array;
+  /** Absent: pairs have no negative item column. */
+  negItems?: undefined;
+}
+
+/**
+ * Columns of triples (shard schema `triples`): a user, one of their training
+ * positives and a sampled negative, for a pairwise loss.
+ */
+export interface TripleColumns {
+  users: Int32Array;
+  /** The training positive. */
+  items: Int32Array;
+  /** The sampled negative. */
+  negItems: Int32Array;
+  /** Absent: every triple pairs a positive with a negative. */
+  labels?: undefined;
+}
+
+/**
+ * Columns of examples: labelled pairs or triples. `negItems === undefined`
+ * (or `labels !== undefined`) tells them apart.
+ */
+export type ExampleColumns = PairColumns | TripleColumns;
+
+/** The columns of shard schema `S`. */
+export type ColumnsOf<S extends ShardSchema> = S extends "triples" ? TripleColumns : PairColumns;
+
+/**
+ * Examples per training positive in an epoch: the positive and its `numNeg`
+ * negatives (pairs), or `numNeg` triples.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { examplesPerPositive } from "./epoch_kernels.ts";
+ * assert.ok(examplesPerPositive("pairs", 4) === 5 && examplesPerPositive("triples", 4) === 4);
+ * ```
+ */
+export function examplesPerPositive(schema: ShardSchema, numNeg: number): number {
+  return schema === "triples" ? numNeg : numNeg + 1;
 }
 
 const _TWO_POW_32 = 4294967296;
@@ -185,16 +232,22 @@ export function countBuckets(counts: Int32Array, options: { examples: number; pr
 
 /**
  * Phase 2: makes the examples of users `[userStart, userEnd)` in canonical
- * order — each positive (label 1) followed by `numNeg` negatives (label 0)
- * drawn uniformly from the items the user has no positive for — and writes
- * each into the bucket `bucketPrng` draws for it (the draws of
- * {@linkcode countBuckets}; `cursor.length` buckets), at `cursor[bucket]++`,
- * packed in `packed` as the words `user, item | label << 31`.
+ * order and writes each into the bucket `bucketPrng` draws for it (the draws
+ * of {@linkcode countBuckets}; `cursor.length` buckets), at
+ * `cursor[bucket]++`:
+ * - `schema: "pairs"` (default): each positive (label 1) followed by
+ *   `numNeg` negatives (label 0), packed in `packed` as the two words
+ *   `user, item | label << 31`;
+ * - `schema: "triples"`: `numNeg` triples per positive, each with its own
+ *   negative, packed as the three words `user, item, negative`.
  *
- * Negatives are drawn by rejection (a uniform item, redrawn while it is a
- * positive: checked in a bitmap of the user's positives) unless the user has
- * more than 3/4 of all items; then the `r`-th non-positive is found by
- * bisection ({@linkcode nthNonPositive}). Both are exact.
+ * With `sampling: "exact"` (default) negatives are drawn uniformly from the
+ * items the user has no positive for: by rejection (a uniform item, redrawn
+ * while it is a positive: checked in a bitmap of the user's positives)
+ * unless the user has more than 3/4 of all items; then the `r`-th
+ * non-positive is found by bisection ({@linkcode nthNonPositive}). Both are
+ * exact. With `sampling: "uniform"` they are drawn uniformly from all items,
+ * the user's positives included (Rendle et al.'s `mf_simple.py`).
  *
  * @example
  * ```ts
@@ -223,11 +276,25 @@ export function fillBuckets(
     cursor: Int32Array;
     negativePrng: Prng;
     bucketPrng: Prng;
+    /** Labelled pairs (default) or triples. */
+    schema?: ShardSchema | undefined;
+    /** Negatives among the user's non-positives (default) or among all items. */
+    sampling?: NegativeSampling | undefined;
   },
 ): void {
   const { offsets, items } = positives;
   const { numItems, numNeg, cursor, negativePrng, bucketPrng, userEnd } = options;
   const shift = 16 - _bucketBits(cursor.length);
+  const triples = options.schema === "triples";
+  const exact = options.sampling !== "uniform";
+  if (triples && numNeg < 1) {
+    throw new RangeError(
+      `Cannot make triples with ${numNeg} negatives per positive: need at least 1`,
+    );
+  }
+  // Example k of a positive is the positive itself when k === positiveSlot.
+  const perPositive = examplesPerPositive(triples ? "triples" : "pairs", numNeg);
+  const positiveSlot = triples ? -1 : 0;
   const seenWords = (numItems + 31) >>> 5;
   if (_seen.length < seenWords) _seen = new Int32Array(seenWords);
   const seen = _seen;
@@ -235,7 +302,7 @@ export function fillBuckets(
   const bucketWords = _wordsB;
   let nw = _WORDS;
   let bw = _HALVES;
-  // The position: example k (0: the positive) of positive p of user u.
+  // The position: example k of positive p of user u.
   let u = options.userStart - 1;
   let start = 0;
   let end = 0;
@@ -267,13 +334,15 @@ export function fillBuckets(
         end = offsets[u + 1];
         p = start;
         candidates = numItems - (end - start);
-        if (candidates <= 0 && numNeg > 0 && end > start) {
+        if (exact && candidates <= 0 && numNeg > 0 && end > start) {
           throw new RangeError(
             `Cannot sample negatives for user ${u}: they have a positive for every item`,
           );
         }
-        bisect = candidates < numItems * _REJECTION_MIN_SHARE;
-        if (!bisect && numNeg > 0) {
+        // Uniform sampling: rejection against an empty bitmap (nothing
+        // rejected but the words wordBelow rejects).
+        bisect = exact && candidates < numItems * _REJECTION_MIN_SHARE;
+        if (exact && !bisect && numNeg > 0) {
           for (let q = start; q < end; q++) {
             const item = items[q];
             seen[item >>> 5] |= 1 << (item & 31);
@@ -284,7 +353,7 @@ export function fillBuckets(
       }
       if (bw === _HALVES) continue refill;
       let word: number;
-      if (k === 0) {
+      if (k === positiveSlot) {
         word = items[p] | _LABEL_BIT;
       } else if (bisect) {
         let r: number;
@@ -304,10 +373,17 @@ export function fillBuckets(
       const bucketWord = bucketWords[bw >>> 1];
       const b = ((bw & 1) === 0 ? bucketWord & 0xffff : bucketWord >>> 16) >>> shift;
       bw++;
-      const d = 2 * cursor[b]++;
-      packed[d] = u;
-      packed[d + 1] = word;
-      if (++k > numNeg) {
+      if (triples) {
+        const d = 3 * cursor[b]++;
+        packed[d] = u;
+        packed[d + 1] = items[p];
+        packed[d + 2] = word;
+      } else {
+        const d = 2 * cursor[b]++;
+        packed[d] = u;
+        packed[d + 1] = word;
+      }
+      if (++k === perPositive) {
         k = 0;
         p++;
       }
@@ -333,7 +409,7 @@ export function fillBuckets(
  */
 export function shuffleBucket(
   packed: Int32Array,
-  out: ExampleColumns,
+  out: PairColumns,
   options: { start: number; end: number; prng: Prng },
 ): void {
   const { start, end, prng } = options;
@@ -364,5 +440,61 @@ export function shuffleBucket(
     const word = packed[2 * k + 1];
     items[k] = word & 0x7fffffff;
     labels[k] = word >>> 31;
+  }
+}
+
+/**
+ * Phase 3 for triples: shuffles the packed triples `[start, end)` (three
+ * words each) in place (Fisher–Yates, the draws of {@linkcode shuffleBucket})
+ * and unpacks them into `out` at the same positions.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shuffleTripleBucket } from "./epoch_kernels.ts";
+ * import { Prng } from "../random/prng.ts";
+ * const packed = Int32Array.of(0, 10, 20, 1, 11, 21, 2, 12, 22);
+ * const out = { users: new Int32Array(3), items: new Int32Array(3), negItems: new Int32Array(3) };
+ * shuffleTripleBucket(packed, out, { start: 0, end: 3, prng: new Prng(2) });
+ * assert.ok([...out.users].sort().join() === "0,1,2");
+ * const at = out.users.indexOf(2);
+ * assert.ok(out.items[at] === 12 && out.negItems[at] === 22);
+ * ```
+ */
+export function shuffleTripleBucket(
+  packed: Int32Array,
+  out: TripleColumns,
+  options: { start: number; end: number; prng: Prng },
+): void {
+  const { start, end, prng } = options;
+  const words = _wordsA;
+  let i = end - 1;
+  // Refills happen in the outer loop only (see fillBuckets).
+  refill: while (i > start) {
+    prng.fillUint32(words);
+    let w = 0;
+    while (i > start) {
+      if (w === _WORDS) continue refill;
+      const j = wordBelow(words[w++], i - start + 1);
+      if (j < 0) continue;
+      const a = 3 * i;
+      const b = 3 * (start + j);
+      const user = packed[a];
+      const item = packed[a + 1];
+      const negative = packed[a + 2];
+      packed[a] = packed[b];
+      packed[a + 1] = packed[b + 1];
+      packed[a + 2] = packed[b + 2];
+      packed[b] = user;
+      packed[b + 1] = item;
+      packed[b + 2] = negative;
+      i--;
+    }
+  }
+  const { users, items, negItems } = out;
+  for (let k = start; k < end; k++) {
+    users[k] = packed[3 * k];
+    items[k] = packed[3 * k + 1];
+    negItems[k] = packed[3 * k + 2];
   }
 }

@@ -222,7 +222,8 @@ async function _generate(
     `flagfile read: ${settings.num_users} users, ${settings.num_items} items, ` +
       `${settings.num_train_positives} positives, cycles ${settings.start_cycle}..${
         settings.num_cycles - 1
-      }, ${settings.num_workers} workers, seed ${settings.seed}`,
+      }, ${settings.num_workers} workers, seed ${settings.seed}, ${settings.schema} with ` +
+      `${settings.num_neg} ${settings.negative_sampling} negatives per positive`,
   );
 
   const heartbeat = startHeartbeat(paths.generatorAlive);
@@ -254,6 +255,8 @@ async function _generate(
     const layout = epochLayout(positives, {
       numItems: settings.num_items,
       numNeg: settings.num_neg,
+      schema: settings.schema,
+      negativeSampling: settings.negative_sampling,
     });
     const context = {
       layout,
@@ -268,6 +271,7 @@ async function _generate(
       numCycles: settings.num_cycles,
       batchSize: settings.train_batch_size,
       spillover: settings.spillover,
+      schema: settings.schema,
     };
     const source = (epoch: number) => {
       check();

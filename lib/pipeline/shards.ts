@@ -1,30 +1,45 @@
 /**
- * Training shards: Apache Arrow IPC **file** format with the fixed schema
- * `user_id: int32, item_id: int32, label: int8` (not nullable), readable by
- * any Arrow implementation.
+ * Training shards: Apache Arrow IPC **file** format with one of two fixed
+ * schemas (every column not nullable), readable by any Arrow implementation:
+ * - `pairs`: `user_id: int32, item_id: int32, label: int8`;
+ * - `triples`: `user_id: int32, item_id: int32, neg_item_id: int32`.
  *
- * Shards are written by a small purpose-built encoder (the schema is fixed,
- * so the file is a few hundred bytes of flatbuffer metadata around the
- * three column buffers, copied once) and read with apache-arrow.
+ * Shards are written by a small purpose-built encoder (the schemas are
+ * fixed, so the file is a few hundred bytes of flatbuffer metadata around
+ * the three column buffers, copied once) and read with apache-arrow.
  *
  * File layout (Arrow columnar format, IPC file format, metadata V5):
  * `ARROW1\0\0`, the schema message, one record batch message (metadata,
- * then the body: user_id, item_id, label, each padded to 8 bytes), the
- * end-of-stream marker, the footer (schema and the record batch's block),
- * its length, `ARROW1`.
+ * then the body: the three columns in schema order, each padded to 8
+ * bytes), the end-of-stream marker, the footer (schema and the record
+ * batch's block), its length, `ARROW1`.
  *
  * @module
  */
 
 import { DataType, tableFromIPC } from "apache-arrow";
+import type { ShardSchema } from "../flags/specs.ts";
 import type { ExampleColumns } from "./epoch_kernels.ts";
 
-/** The column names and types of every shard. */
-export const SHARD_SCHEMA = [
-  { name: "user_id", type: "Int32" },
-  { name: "item_id", type: "Int32" },
-  { name: "label", type: "Int8" },
-] as const;
+/** One column of a shard: its name and its signed integer width in bits. */
+export interface ShardColumn {
+  name: string;
+  bitWidth: 8 | 32;
+}
+
+/** The columns (names and types, in order) of each shard schema. */
+export const SHARD_COLUMNS: { readonly [S in ShardSchema]: readonly ShardColumn[] } = {
+  pairs: [
+    { name: "user_id", bitWidth: 32 },
+    { name: "item_id", bitWidth: 32 },
+    { name: "label", bitWidth: 8 },
+  ],
+  triples: [
+    { name: "user_id", bitWidth: 32 },
+    { name: "item_id", bitWidth: 32 },
+    { name: "neg_item_id", bitWidth: 32 },
+  ],
+};
 
 const _MAGIC = [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31]; // "ARROW1"
 const _METADATA_V5 = 4;
@@ -38,9 +53,14 @@ function _pad8(bytes: number): number {
   return Math.ceil(bytes / 8) * 8;
 }
 
-/** The body of `rows` rows: user_id, item_id, label, each padded to 8. */
-function _bodyLength(rows: number): number {
-  return _pad8(rows * 4) * 2 + _pad8(rows);
+/** The body of `rows` rows: the three columns, each padded to 8. */
+function _bodyLength(rows: number, schema: ShardSchema): number {
+  return SHARD_COLUMNS[schema].reduce((sum, c) => sum + _pad8(rows * c.bitWidth / 8), 0);
+}
+
+/** The schema whose columns `columns` holds. */
+function _schemaOf(columns: ExampleColumns): ShardSchema {
+  return columns.labels === undefined ? "triples" : "pairs";
 }
 
 /** A scalar table field of 1, 2, 4 or 8 bytes, or (`offset`) a 4-byte offset patched later. */
@@ -163,13 +183,13 @@ class _FlatWriter {
     return start;
   }
 
-  /** The shard schema as a `Schema` table; returns its start. */
-  schema(): number {
+  /** The shard schema `columns` as a `Schema` table; returns its start. */
+  schema(columns: readonly ShardColumn[]): number {
     // endianness (little), fields
     const schema = this.table([{ size: 2, value: 0 }, "offset"]);
-    const fields = this.offsets(SHARD_SCHEMA.length);
+    const fields = this.offsets(columns.length);
     this.patch(schema.at[1], fields.start);
-    SHARD_SCHEMA.forEach((column, i) => {
+    columns.forEach((column, i) => {
       // name, nullable, type_type, type, dictionary, children
       const field = this.table([
         "offset",
@@ -182,7 +202,7 @@ class _FlatWriter {
       this.patch(fields.at[i], field.start);
       this.patch(field.at[0], this.string(column.name));
       // bitWidth, is_signed
-      const int = this.table([{ size: 4, value: i < 2 ? 32 : 8 }, { size: 1, value: 1 }]);
+      const int = this.table([{ size: 4, value: column.bitWidth }, { size: 1, value: 1 }]);
       this.patch(field.at[3], int.start);
       this.patch(field.at[5], this.offsets(0).start);
     });
@@ -218,17 +238,27 @@ function _message(
   return w.pos;
 }
 
-/** Writes all of a shard of `rows` rows but the columns' bytes; returns where those go. */
-function _frame(out: Uint8Array, rows: number) {
+/**
+ * Writes all of a shard of `rows` rows but the columns' bytes; returns where
+ * those go (each column's start, in schema order) and the file's end.
+ */
+function _frame(out: Uint8Array, rows: number, schema: ShardSchema) {
+  const columns = SHARD_COLUMNS[schema];
   const w = new _FlatWriter(out, 0);
   _MAGIC.forEach((b, i) => w.view.setUint8(i, b));
   w.view.setUint16(6, 0, true);
   w.pos = 8;
-  _message(w, { headerType: _HEADER_SCHEMA, bodyLength: 0, header: (w) => w.schema() });
+  _message(w, { headerType: _HEADER_SCHEMA, bodyLength: 0, header: (w) => w.schema(columns) });
   const batchStart = w.pos;
-  const items = _pad8(rows * 4);
-  const labels = 2 * items;
-  const bodyLength = _bodyLength(rows);
+  // Each column's offset in the body and its data length.
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  let bodyLength = 0;
+  for (const column of columns) {
+    offsets.push(bodyLength);
+    lengths.push(rows * column.bitWidth / 8);
+    bodyLength += _pad8(rows * column.bitWidth / 8);
+  }
   const bodyStart = _message(w, {
     headerType: _HEADER_RECORD_BATCH,
     bodyLength,
@@ -236,14 +266,11 @@ function _frame(out: Uint8Array, rows: number) {
       // length, nodes, buffers
       const batch = w.table([{ size: 8, value: rows }, "offset", "offset"]);
       // (length, null_count) per column
-      w.patch(batch.at[1], w.structs([[rows, 0], [rows, 0], [rows, 0]]));
+      w.patch(batch.at[1], w.structs(columns.map(() => [rows, 0])));
       // (offset, length) of each column's validity (none) and data buffers
       w.patch(
         batch.at[2],
-        w.structs([[0, 0], [0, rows * 4], [items, 0], [items, rows * 4], [labels, 0], [
-          labels,
-          rows,
-        ]]),
+        w.structs(offsets.flatMap((offset, i) => [[offset, 0], [offset, lengths[i]]])),
       );
       return batch.start;
     },
@@ -258,26 +285,24 @@ function _frame(out: Uint8Array, rows: number) {
   // version, schema, dictionaries, recordBatches
   const table = w.table([{ size: 2, value: _METADATA_V5 }, "offset", "offset", "offset"]);
   w.patch(footer, table.start);
-  w.patch(table.at[1], w.schema());
+  w.patch(table.at[1], w.schema(columns));
   w.patch(table.at[2], w.structs([]));
   // Block: offset, metaDataLength (int32), bodyLength
   w.patch(table.at[3], w.structs([[batchStart, bodyStart - batchStart, bodyLength]], 1));
   w.align(8);
   w.view.setInt32(w.pos, w.pos - footer, true);
   _MAGIC.forEach((b, i) => w.view.setUint8(w.pos + 4 + i, b));
-  return {
-    users: bodyStart,
-    items: bodyStart + items,
-    labels: bodyStart + labels,
-    end: w.pos + 10,
-  };
+  return { columns: offsets.map((offset) => bodyStart + offset), end: w.pos + 10 };
 }
 
 /** Bytes of a shard besides its body: the same for every row count. */
-const _FRAME_BYTES = _frame(new Uint8Array(4096), 1).end - _bodyLength(1);
+const _FRAME_BYTES: { readonly [S in ShardSchema]: number } = {
+  pairs: _frame(new Uint8Array(4096), 1, "pairs").end - _bodyLength(1, "pairs"),
+  triples: _frame(new Uint8Array(4096), 1, "triples").end - _bodyLength(1, "triples"),
+};
 
 /**
- * The size in bytes of a shard of `rows` rows.
+ * The size in bytes of a shard of `rows` rows of `schema` (default pairs).
  *
  * @example
  * ```ts
@@ -285,16 +310,20 @@ const _FRAME_BYTES = _frame(new Uint8Array(4096), 1).end - _bodyLength(1);
  * import { encodeShard, shardByteLength } from "./shards.ts";
  * const columns = { users: new Int32Array(5), items: new Int32Array(5), labels: new Int8Array(5) };
  * assert.ok(encodeShard(columns, 0, 5).length === shardByteLength(5));
+ * const triples = { users: new Int32Array(5), items: new Int32Array(5), negItems: new Int32Array(5) };
+ * assert.ok(encodeShard(triples, 0, 5).length === shardByteLength(5, "triples"));
  * ```
  */
-export function shardByteLength(rows: number): number {
-  return _FRAME_BYTES + _bodyLength(rows);
+export function shardByteLength(rows: number, schema: ShardSchema = "pairs"): number {
+  return _FRAME_BYTES[schema] + _bodyLength(rows, schema);
 }
 
 /**
  * Encodes examples `[start, end)` of `columns` as an Arrow IPC file into
  * `out` (at least {@linkcode shardByteLength} bytes) and returns the
- * file's bytes, a view of `out`. Every byte of the file is written.
+ * file's bytes, a view of `out`. Every byte of the file is written. The
+ * schema is the columns': pairs (with `labels`) or triples (with
+ * `negItems`).
  *
  * @example
  * ```ts
@@ -316,19 +345,20 @@ export function encodeShardInto(
   if (!Number.isInteger(rows) || rows < 0 || rows > _MAX_ROWS || start < 0) {
     throw new RangeError(`Cannot encode rows [${start}, ${end}) as a shard: not a valid range`);
   }
-  const size = shardByteLength(rows);
+  const schema = _schemaOf(columns);
+  const size = shardByteLength(rows, schema);
   if (out.length < size) {
     throw new RangeError(`Cannot encode ${rows} rows into ${out.length} bytes: need ${size}`);
   }
   const file = out.subarray(0, size);
-  const at = _frame(file, rows);
-  const u = columns.users, i = columns.items, l = columns.labels;
-  file.set(new Uint8Array(u.buffer, u.byteOffset + start * 4, rows * 4), at.users);
-  file.fill(0, at.users + rows * 4, at.items);
-  file.set(new Uint8Array(i.buffer, i.byteOffset + start * 4, rows * 4), at.items);
-  file.fill(0, at.items + rows * 4, at.labels);
-  file.set(new Uint8Array(l.buffer, l.byteOffset + start, rows), at.labels);
-  file.fill(0, at.labels + rows, at.labels + _pad8(rows));
+  const at = _frame(file, rows, schema);
+  const data = [columns.users, columns.items, columns.labels ?? columns.negItems];
+  data.forEach((column, c) => {
+    const width = column.BYTES_PER_ELEMENT;
+    const bytes = new Uint8Array(column.buffer, column.byteOffset + start * width, rows * width);
+    file.set(bytes, at.columns[c]);
+    file.fill(0, at.columns[c] + rows * width, at.columns[c] + _pad8(rows * width));
+  });
   return file;
 }
 
@@ -345,17 +375,39 @@ export function encodeShardInto(
  * ```
  */
 export function encodeShard(columns: ExampleColumns, start: number, end: number): Uint8Array {
-  return encodeShardInto(new Uint8Array(shardByteLength(Math.max(0, end - start))), columns, {
+  const rows = Math.max(0, end - start);
+  return encodeShardInto(new Uint8Array(shardByteLength(rows, _schemaOf(columns))), columns, {
     start,
     end,
   });
 }
 
+/** `schema` with its column names, for messages. */
+function _describe(schema: ShardSchema): string {
+  return `${schema} (${SHARD_COLUMNS[schema].map((c) => c.name).join(", ")})`;
+}
+
 /**
- * Decodes and checks a shard. A truncated or corrupted file, or one whose
- * schema is not the shard schema, throws a `SyntaxError` naming `name`.
+ * Decodes and checks a shard: pairs or triples, whichever its schema is; with
+ * `options.schema`, only that one. A truncated or corrupted file, or one
+ * whose schema is neither shard schema (or not the one expected), throws a
+ * `SyntaxError` naming `name`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeShard, encodeShard } from "./shards.ts";
+ * const triples = { users: Int32Array.of(1), items: Int32Array.of(2), negItems: Int32Array.of(3) };
+ * const bytes = encodeShard(triples, 0, 1);
+ * assert.ok(decodeShard(bytes, "s.arrow").negItems?.[0] === 3);
+ * assert.throws(() => decodeShard(bytes, "s.arrow", { schema: "pairs" }), /holds triples/);
+ * ```
  */
-export function decodeShard(bytes: Uint8Array, name: string): ExampleColumns {
+export function decodeShard(
+  bytes: Uint8Array,
+  name: string,
+  options: { schema?: ShardSchema | undefined } = {},
+): ExampleColumns {
   const n = bytes.length;
   const framed = n >= 20 && _MAGIC.every((b, i) => bytes[i] === b && bytes[n - 6 + i] === b);
   if (!framed) {
@@ -372,24 +424,40 @@ export function decodeShard(bytes: Uint8Array, name: string): ExampleColumns {
     );
   }
   const fields = table.schema.fields;
-  const ok = fields.length === SHARD_SCHEMA.length &&
-    fields.every((f, i) =>
-      f.name === SHARD_SCHEMA[i].name &&
-      DataType.isInt(f.type) && f.type.isSigned && f.type.bitWidth === (i < 2 ? 32 : 8)
-    );
-  if (!ok) {
+  const matches = (schema: ShardSchema) => {
+    const expected = SHARD_COLUMNS[schema];
+    return fields.length === expected.length &&
+      fields.every((f, i) =>
+        f.name === expected[i].name &&
+        DataType.isInt(f.type) && f.type.isSigned && f.type.bitWidth === expected[i].bitWidth
+      );
+  };
+  const schema = matches("pairs") ? "pairs" : matches("triples") ? "triples" : undefined;
+  if (schema === undefined) {
     const found = fields.map((f) => `${f.name}: ${f.type}`).join(", ");
-    throw new SyntaxError(`Cannot read shard ${name}: unexpected schema (${found})`);
+    throw new SyntaxError(
+      `Cannot read shard ${name}: unexpected schema (${found}); expected ${_describe("pairs")} or ${
+        _describe("triples")
+      }`,
+    );
+  }
+  if (options.schema !== undefined && schema !== options.schema) {
+    throw new SyntaxError(
+      `Cannot read shard ${name}: it holds ${_describe(schema)}, but the run expects ${
+        _describe(options.schema)
+      }`,
+    );
   }
   const column = <T>(i: number) => table.getChildAt(i)!.toArray() as T;
-  const columns = {
-    users: column<Int32Array>(0),
-    items: column<Int32Array>(1),
-    labels: column<Int8Array>(2),
-  };
+  const users = column<Int32Array>(0);
+  const items = column<Int32Array>(1);
+  const columns: ExampleColumns = schema === "pairs"
+    ? { users, items, labels: column<Int8Array>(2) }
+    : { users, items, negItems: column<Int32Array>(2) };
+  const third = columns.labels ?? columns.negItems;
   if (
-    columns.users.length !== table.numRows || columns.items.length !== table.numRows ||
-    columns.labels.length !== table.numRows
+    users.length !== table.numRows || items.length !== table.numRows ||
+    third.length !== table.numRows
   ) {
     throw new SyntaxError(`Cannot read shard ${name}: columns of unequal length`);
   }

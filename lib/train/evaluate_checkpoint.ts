@@ -11,7 +11,12 @@ import type { DataFlags } from "../flags/specs.ts";
 import { SettingError } from "../errors.ts";
 import type { Dataset } from "../data/types.ts";
 import { RawIdIndex } from "../data/raw_ids.ts";
-import { evaluateRanking, type EvaluationResult } from "../eval/evaluate.ts";
+import {
+  evaluateRanking,
+  type EvaluationOptions,
+  type EvaluationResult,
+} from "../eval/evaluate.ts";
+import { evaluationView } from "../data/validation_split.ts";
 import type { Scorer } from "../eval/scorer.ts";
 import type { BackendChoice } from "../flags/specs.ts";
 import { loadDatasetFromFlags } from "./load_data.ts";
@@ -31,6 +36,8 @@ export interface EvaluateCheckpointOptions {
    * fingerprint); false for other data, matched by raw ids.
    */
   sameData: boolean;
+  /** The protocol and cut-offs (default: the paper's sampled protocol at K 10). */
+  evaluation?: EvaluationOptions | undefined;
   /** The kernel set (default "auto"). */
   backend?: BackendChoice | undefined;
   /** Aborts loading. */
@@ -89,17 +96,21 @@ export async function evaluateCheckpoint(
         `Cannot evaluate ${modelDir} on its run's data: the data set or its split is no longer the one the checkpoint was trained on (was the file changed?)`,
       );
     }
-    const result = evaluateRanking(model, dataset);
+    const result = evaluateRanking(model, evaluationView(dataset, "test"), options.evaluation);
     return { ...result, epoch, recorded, users: dataset.numUsers, skippedUsers: 0 };
   }
-  const { view, scorer, skippedUsers } = _matchToModel(dataset, checkpoint.maps, model);
+  const { view, scorer, skippedUsers } = _matchToModel(
+    evaluationView(dataset, "test"),
+    checkpoint.maps,
+    model,
+  );
   if (view.numUsers === 0) {
     throw new SettingError(
       "dataset",
       `Cannot evaluate ${modelDir} on ${options.data.dataset}: none of its users (with a held-out item) is known to the model`,
     );
   }
-  const result = evaluateRanking(scorer, view);
+  const result = evaluateRanking(scorer, view, options.evaluation);
   return { ...result, epoch, recorded, users: view.numUsers, skippedUsers };
 }
 

@@ -34,16 +34,50 @@ import {
 import type { FileWriter } from "../io/atomic_write.ts";
 import type { BackendChoice } from "../flags/specs.ts";
 
-/** One evaluation's record (also a line of `--metrics_file`). */
+/** HR, NDCG and coverage at one cutoff K. */
+export interface CutoffRecord {
+  k: number;
+  hr: number;
+  ndcg: number;
+  coverage?: number | undefined;
+}
+
+/** One evaluation's record (flattened, a line of `--metrics_file`). */
 export interface EvalRecord {
   epoch: number;
+  /** 1-based, as epochs. */
   cycle: number;
+  /** HR at the first K, of the test item, by the run's protocol. */
   hr: number;
   ndcg: number;
   loss: number;
   train_examples_per_sec: number;
   eval_seconds: number;
   wall_seconds: number;
+  /** `sampled` or `full` (absent in checkpoints from before the protocols). */
+  protocol?: string | undefined;
+  /** Mean reciprocal rank of the test item over the whole ranked list. */
+  mrr?: number | undefined;
+  /** Every cutoff of `--eval_k`. */
+  byK?: CutoffRecord[] | undefined;
+  /** With `--validation`: the validation item's metrics (they select the best epoch). */
+  valid?: { hr: number; ndcg: number; mrr: number; byK: CutoffRecord[] } | undefined;
+}
+
+/**
+ * The HR@K that selects the best epoch: the validation item's with
+ * `--validation`, else the test item's (the paper's protocol).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { selectionHr } from "./model_checkpoint.ts";
+ * assert.equal(selectionHr({ hr: 0.5 }), 0.5);
+ * assert.equal(selectionHr({ hr: 0.5, valid: { hr: 0.4, ndcg: 0.2, mrr: 0.1, byK: [] } }), 0.4);
+ * ```
+ */
+export function selectionHr(record: Pick<EvalRecord, "hr" | "valid">): number {
+  return record.valid?.hr ?? record.hr;
 }
 
 /** The JSON part of a model checkpoint. */

@@ -7,8 +7,14 @@
  */
 
 import type { Dataset } from "../data/types.ts";
-import { evaluateRanking, type EvaluationResult } from "../eval/evaluate.ts";
-import type { LabeledBatch, Model } from "../model/model.ts";
+import {
+  evaluateRanking,
+  type EvaluationOptions,
+  type EvaluationResult,
+} from "../eval/evaluate.ts";
+import { evaluationView } from "../data/validation_split.ts";
+import type { LabeledBatch, Model, PairBatch, TrainingBatch } from "../model/model.ts";
+import type { TrainingLoss } from "../model/loss.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import type { Batch, TrainingCycle } from "../pipeline/data_pipeline.ts";
 import { type FileWriter, writeFileAtomic } from "../io/atomic_write.ts";
@@ -16,6 +22,7 @@ import {
   type EvalRecord,
   type ModelCheckpointMeta,
   saveModelCheckpoint,
+  selectionHr,
 } from "./model_checkpoint.ts";
 import { renderTrainingPlot } from "../report/plot_svg.ts";
 import { join } from "node:path";
@@ -23,6 +30,9 @@ import { join } from "node:path";
 /** The subfolder of `--model_dir` that `--keep_best` keeps the best checkpoint in. */
 export const BEST_DIR = "best";
 import type { TrainingLoop } from "./training_loop.ts";
+
+/** Which held-out item an evaluation ranks: the test item, or (`--validation`) the validation item. */
+export type EvalSplit = "test" | "validation";
 
 /** Options of {@linkcode ModelLoop}. */
 export interface ModelLoopOptions {
@@ -36,6 +46,14 @@ export interface ModelLoopOptions {
   prngState: Uint32Array;
   /** Evaluations of earlier sessions (on resume). */
   history?: EvalRecord[];
+  /** The training loss (default sigmoid cross-entropy; `bpr` takes the triples' batches). */
+  loss?: TrainingLoss | undefined;
+  /**
+   * Per-example SGD over whole chunks (`--batch_size 1 --optimizer sgd` with a
+   * model that has `trainSequential`): the step size. Absent: one `trainStep`
+   * per batch.
+   */
+  sequential?: { learningRate: number } | undefined;
   /** Stop once HR@10 reaches this. */
   hrThreshold?: number;
   /** Stop once HR@10 has not improved for this many evaluations. */
@@ -55,7 +73,9 @@ export interface ModelLoopOptions {
    * Evaluates the model (default: `evaluateRanking` on this thread; the
    * trainer passes an evaluation worker pool's).
    */
-  evaluate?: (model: Model) => Promise<EvaluationResult>;
+  evaluate?: ((model: Model, which: EvalSplit) => Promise<EvaluationResult>) | undefined;
+  /** The protocol, cut-offs and coverage of the default evaluator. */
+  evaluation?: EvaluationOptions | undefined;
   /** Told when evaluation and the checkpoint write begin (fault tests trace it). */
   onPhase?: ((phase: "evaluate" | "checkpoint") => void) | undefined;
 }
@@ -77,32 +97,58 @@ export class ModelLoop implements TrainingLoop {
     labels: new Int8Array(0),
     count: 0,
   };
+  #pairs: PairBatch = {
+    users: new Int32Array(0),
+    items: new Int32Array(0),
+    negItems: new Int32Array(0),
+    count: 0,
+  };
 
-  #step: { optimizer: Optimizer };
+  #step: { optimizer: Optimizer; loss?: TrainingLoss };
   #runId = "";
 
   constructor(options: ModelLoopOptions) {
     this.#options = options;
-    this.#step = { optimizer: options.optimizer };
+    this.#step = {
+      optimizer: options.optimizer,
+      ...(options.loss === undefined ? {} : { loss: options.loss }),
+    };
     this.history = [...(options.history ?? [])];
   }
 
-  /** One training step. */
+  /**
+   * One training step on `batch` (labelled pairs, or triples for a pairwise
+   * loss); with `sequential`, per-example SGD over the whole chunk.
+   */
   trainBatch(batch: Batch): void {
-    const b = this.#batch;
-    b.users = batch.users;
-    b.items = batch.items;
-    b.labels = batch.labels;
-    b.count = batch.size;
+    let b: TrainingBatch;
+    if (batch.negItems !== undefined) {
+      const p = this.#pairs;
+      (p.users = batch.users, p.items = batch.items, p.negItems = batch.negItems);
+      p.count = batch.size;
+      b = p;
+    } else {
+      const l = this.#batch;
+      (l.users = batch.users, l.items = batch.items, l.labels = batch.labels);
+      l.count = batch.size;
+      b = l;
+    }
+    const o = this.#options;
     const t0 = performance.now();
-    const loss = this.#options.model.trainStep(b, this.#step);
+    const loss = o.sequential !== undefined && o.model.trainSequential !== undefined
+      ? o.model.trainSequential(b, {
+        learningRate: o.sequential.learningRate,
+        loss: o.loss,
+        count: batch.size,
+      })
+      : o.model.trainStep(b, this.#step);
     this.#trainSeconds += (performance.now() - t0) / 1000;
     this.#lossSum += loss * batch.size;
     this.#examples += batch.size;
   }
 
   /** Evaluates with `evaluate` from now on (the trainer's evaluation worker pool). */
-  useEvaluator(evaluate: (model: Model) => Promise<EvaluationResult>): void {
+  useEvaluator(evaluate: (model: Model, which: EvalSplit) => Promise<EvaluationResult>): void {
     this.#options.evaluate = evaluate;
   }
 
@@ -123,33 +169,43 @@ export class ModelLoop implements TrainingLoop {
   async endCycle(cycle: TrainingCycle): Promise<boolean> {
     const o = this.#options;
     o.onPhase?.("evaluate");
-    const evaluation = o.evaluate !== undefined
-      ? await o.evaluate(o.model)
-      : evaluateRanking(o.model, o.dataset);
+    const evaluate = o.evaluate ??
+      ((m: Model, which: EvalSplit) =>
+        Promise.resolve(evaluateRanking(m, evaluationView(o.dataset, which), o.evaluation)));
+    const test = await evaluate(o.model, "test");
+    const valid = o.dataset.validation === undefined
+      ? undefined
+      : await evaluate(o.model, "validation");
     const record: EvalRecord = {
       epoch: (cycle.index + 1) * o.run.epochsBetweenEvals,
       cycle: cycle.index + 1,
-      hr: evaluation.hr,
-      ndcg: evaluation.ndcg,
+      hr: test.hr,
+      ndcg: test.ndcg,
       loss: this.cycleLoss,
       train_examples_per_sec: Math.round(this.#examples / this.#trainSeconds),
-      eval_seconds: evaluation.seconds,
+      eval_seconds: test.seconds + (valid?.seconds ?? 0),
       wall_seconds: (performance.now() - this.#started) / 1000,
+      protocol: test.protocol,
+      mrr: test.mrr,
+      byK: test.byK.map(_cutoff),
+      ...(valid === undefined ? {} : {
+        valid: { hr: valid.hr, ndcg: valid.ndcg, mrr: valid.mrr, byK: valid.byK.map(_cutoff) },
+      }),
     };
     this.#lossSum = 0;
     this.#examples = 0;
     this.#trainSeconds = 0;
-    const improved = this.history.every((r) => record.hr > r.hr);
+    const improved = this.history.every((r) => selectionHr(record) > selectionHr(r));
     this.history.push(record);
     o.print?.(formatEvalLine(record));
     if (o.metricsFile !== undefined) {
-      const row = { ...record, run_id: this.#runId, seed: o.run.seed };
+      const row = { ...metricsRow(record), run_id: this.#runId, seed: o.run.seed };
       await Deno.writeTextFile(o.metricsFile, JSON.stringify(row) + "\n", { append: true });
     }
     if (o.plot !== undefined) {
       await writeFileAtomic(o.plot, renderTrainingPlot(this.history, { baseline: o.baseline }));
     }
-    const reached = o.hrThreshold !== undefined && record.hr >= o.hrThreshold;
+    const reached = o.hrThreshold !== undefined && selectionHr(record) >= o.hrThreshold;
     const stalled = o.patience !== undefined && evaluationsSinceBest(this.history) >= o.patience;
     const stop = reached || stalled;
     if (o.modelDir !== undefined) {
@@ -172,10 +228,16 @@ export class ModelLoop implements TrainingLoop {
       }
     }
     if (reached) {
-      o.print?.(`HR@10 ${record.hr.toFixed(4)} ≥ --hr_threshold ${o.hrThreshold}: stopping early`);
+      o.print?.(
+        `HR@${_firstK(record)} ${
+          selectionHr(record).toFixed(4)
+        } ≥ --hr_threshold ${o.hrThreshold}: stopping early`,
+      );
     } else if (stalled) {
       o.print?.(
-        `HR@10 has not improved for ${o.patience} evaluation(s) (--patience): stopping early`,
+        `${record.valid === undefined ? "" : "validation "}HR@${
+          _firstK(record)
+        } has not improved for ${o.patience} evaluation(s) (--patience): stopping early`,
       );
     }
     return stop;
@@ -183,7 +245,8 @@ export class ModelLoop implements TrainingLoop {
 }
 
 /**
- * How many evaluations came after the best HR@10 (the first of equals).
+ * How many evaluations came after the best selection HR (the validation
+ * item's with `--validation`, else the test item's; the first of equals).
  *
  * @example
  * ```ts
@@ -193,9 +256,11 @@ export class ModelLoop implements TrainingLoop {
  * assert.equal(evaluationsSinceBest([]), 0);
  * ```
  */
-export function evaluationsSinceBest(history: readonly { hr: number }[]): number {
+export function evaluationsSinceBest(history: readonly Pick<EvalRecord, "hr" | "valid">[]): number {
   let best = 0;
-  for (let i = 1; i < history.length; i++) if (history[i].hr > history[best].hr) best = i;
+  for (let i = 1; i < history.length; i++) {
+    if (selectionHr(history[i]) > selectionHr(history[best])) best = i;
+  }
   return history.length === 0 ? 0 : history.length - 1 - best;
 }
 
@@ -212,7 +277,66 @@ export function evaluationsSinceBest(history: readonly { hr: number }[]): number
  * ```
  */
 export function formatEvalLine(r: EvalRecord): string {
-  return `epoch ${r.epoch}  HR@10 ${r.hr.toFixed(4)}  NDCG@10 ${r.ndcg.toFixed(4)}  loss ${
-    r.loss.toFixed(4)
-  }  ${r.train_examples_per_sec.toLocaleString("en-US")} ex/s  eval ${r.eval_seconds.toFixed(2)} s`;
+  const k = _firstK(r);
+  const f = (x: number) => x.toFixed(4);
+  const extra: string[] = [];
+  for (const c of r.byK?.slice(1) ?? []) {
+    extra.push(`HR@${c.k} ${f(c.hr)} NDCG@${c.k} ${f(c.ndcg)}`);
+  }
+  if (r.mrr !== undefined) extra.push(`MRR ${f(r.mrr)}`);
+  const cov = (r.byK ?? []).filter((c) => c.coverage !== undefined);
+  if (cov.length > 0) extra.push(cov.map((c) => `cov@${c.k} ${f(c.coverage!)}`).join(" "));
+  if (r.valid !== undefined) {
+    extra.push(`valid HR@${k} ${f(r.valid.hr)} NDCG@${k} ${f(r.valid.ndcg)}`);
+  }
+  return `epoch ${r.epoch}  HR@${k} ${f(r.hr)}  NDCG@${k} ${f(r.ndcg)}  loss ${f(r.loss)}  ` +
+    extra.map((e) => `${e}  `).join("") +
+    `${r.train_examples_per_sec.toLocaleString("en-US")} ex/s  eval ${r.eval_seconds.toFixed(2)} s`;
+}
+
+/**
+ * A record as a `--metrics_file` row: `epoch`, `hr`, `ndcg`, `loss` (first K,
+ * the run's protocol) plus `hr@K`, `ndcg@K`, `coverage@K`, `mrr`, `protocol`
+ * and, with `--validation`, `valid_hr`, `valid_ndcg`, `valid_mrr`,
+ * `valid_hr@K`, `valid_ndcg@K`, and `selected_on`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { metricsRow } from "./model_loop.ts";
+ * const row = metricsRow({ epoch: 1, cycle: 1, hr: 0.5, ndcg: 0.3, loss: 0.2,
+ *   train_examples_per_sec: 1, eval_seconds: 0, wall_seconds: 1, protocol: "full", mrr: 0.2,
+ *   byK: [{ k: 10, hr: 0.5, ndcg: 0.3, coverage: 0.1 }, { k: 20, hr: 0.6, ndcg: 0.32 }] });
+ * assert.equal(row["hr@20"], 0.6);
+ * assert.equal(row["coverage@10"], 0.1);
+ * assert.equal(row.selected_on, "test");
+ * ```
+ */
+export function metricsRow(r: EvalRecord): Record<string, number | string> {
+  const { byK, valid, ...rest } = r;
+  const row: Record<string, number | string> = {};
+  for (const [key, value] of Object.entries(rest)) if (value !== undefined) row[key] = value;
+  for (const c of byK ?? []) {
+    row[`hr@${c.k}`] = c.hr;
+    row[`ndcg@${c.k}`] = c.ndcg;
+    if (c.coverage !== undefined) row[`coverage@${c.k}`] = c.coverage;
+  }
+  if (valid !== undefined) {
+    row.valid_hr = valid.hr;
+    row.valid_ndcg = valid.ndcg;
+    row.valid_mrr = valid.mrr;
+    for (const c of valid.byK) (row[`valid_hr@${c.k}`] = c.hr, row[`valid_ndcg@${c.k}`] = c.ndcg);
+  }
+  row.selected_on = valid === undefined ? "test" : "validation";
+  return row;
+}
+
+function _firstK(r: EvalRecord): number {
+  return r.byK?.[0]?.k ?? 10;
+}
+
+function _cutoff(c: { k: number; hr: number; ndcg: number; coverage?: number | undefined }) {
+  return c.coverage === undefined
+    ? { k: c.k, hr: c.hr, ndcg: c.ndcg }
+    : { k: c.k, hr: c.hr, ndcg: c.ndcg, coverage: c.coverage };
 }

@@ -21,6 +21,8 @@ import { type EvalWorkerPool, startEvalWorkers } from "../eval/eval_workers.ts";
 import { popularityScorer } from "../eval/popularity.ts";
 import type { Model } from "../model/model.ts";
 import { buildModel, modelConfig } from "../model/registry.ts";
+import { lossByName } from "../model/loss.ts";
+import { evaluationView } from "../data/validation_split.ts";
 import { buildOptimizer } from "../optim/optimizers.ts";
 import { Prng } from "../random/prng.ts";
 import { type DataPipeline, startDataPipeline } from "../pipeline/data_pipeline.ts";
@@ -32,6 +34,7 @@ import {
   loadModelCheckpoint,
   restoreModelState,
   restoreOptimizerState,
+  selectionHr,
 } from "./model_checkpoint.ts";
 import { BEST_DIR, ModelLoop } from "./model_loop.ts";
 import type { TrainingLoop } from "./training_loop.ts";
@@ -101,6 +104,10 @@ interface _Run {
   resumed: LoadedModelCheckpoint | undefined;
   /** The trainer's computed defaults, resolved once. */
   defaults: ReturnType<typeof resolveTrainerDefaults>;
+  /** Per-example SGD over whole chunks (set once the model is built). */
+  sequential: boolean;
+  /** The data set as each evaluation sees it (validation only with `--validation`). */
+  views: { test: Dataset; validation?: Dataset | undefined };
 }
 
 /** The model side of a run (absent when a test plugs in its own loop). */
@@ -141,8 +148,16 @@ export async function runTrainer(
     numCycles: Math.ceil(flags.train_epochs / flags.epochs_between_evals),
     resumed,
     defaults: resolveTrainerDefaults(flags, { cores: navigator.hardwareConcurrency }),
+    sequential: false,
+    views: {
+      test: evaluationView(dataset, "test"),
+      ...(dataset.validation === undefined
+        ? {}
+        : { validation: evaluationView(dataset, "validation") }),
+    },
   };
   const trained = options.makeLoop === undefined ? await _setUpModel(run) : undefined;
+  run.sequential = trained !== undefined && _sequential(flags, trained.model);
   const loop = trained?.loop ?? options.makeLoop!(dataset, seed);
   const result = {
     seed,
@@ -166,9 +181,13 @@ export async function runTrainer(
     throw e;
   }
   trained?.loop.identifyRun(pipeline.cacheId);
-  trained?.loop.useEvaluator((m) =>
-    evalPool !== null ? evalPool.evaluate(m) : Promise.resolve(evaluateRanking(m, dataset))
-  );
+  const evaluation = _evaluationOptions(flags);
+  trained?.loop.useEvaluator((m, which) => {
+    const view = run.views[which]!;
+    return evalPool !== null
+      ? evalPool.evaluate(m, { ...evaluation, ...(which === "test" ? {} : { tables: view }) })
+      : Promise.resolve(evaluateRanking(m, view, evaluation));
+  });
   print(
     `run ${pipeline.cacheId}: cycles ${startCycle + 1}..${run.numCycles}, ` +
       `${flags.epochs_between_evals} epoch(s) each` +
@@ -194,6 +213,26 @@ async function _saveRunFlags(flags: TrainerFlags, seed: number): Promise<void> {
   const dir = flags.model_dir!;
   if (flags.overwrite) await Deno.remove(join(dir, BEST_DIR), { recursive: true }).catch(() => {});
   await writeFileAtomic(join(dir, RUN_FLAGFILE), formatRunFlagfile(flags, { seed }));
+}
+
+function _protocolText(flags: TrainerFlags, dataset: Dataset): string {
+  return flags.eval_protocol === "full"
+    ? "full ranking"
+    : `1 + ${_maxEvalNegatives(dataset)} sampled`;
+}
+
+/** How the run evaluates: its protocol and cut-offs, with catalogue coverage. */
+function _evaluationOptions(flags: TrainerFlags) {
+  return { protocol: flags.eval_protocol, ks: flags.eval_k, coverage: true };
+}
+
+/**
+ * Whether the run trains by per-example SGD over whole chunks: batch size 1,
+ * plain SGD, and a model with that path (MF).
+ */
+function _sequential(flags: TrainerFlags, model: Model): boolean {
+  return flags.batch_size === 1 && flags.optimizer === "sgd" &&
+    model.trainSequential !== undefined;
 }
 
 /** The run's seed: the checkpoint's on resume (a different `seed` is refused), else the flag's, else drawn. */
@@ -244,12 +283,16 @@ async function _loadData(
  */
 async function _setUpModel(run: _Run): Promise<_Trained> {
   const { flags, dataset, seed, resumed, print } = run;
-  const popularity = evaluateRanking(popularityScorer(dataset), dataset);
+  const evaluation = _evaluationOptions(flags);
+  const popularity = evaluateRanking(popularityScorer(dataset), run.views.test, {
+    ...evaluation,
+    coverage: false,
+  });
   const baseline = { hr: popularity.hr, ndcg: popularity.ndcg };
   print(
-    `baseline most-popular  HR@10 ${popularity.hr.toFixed(4)}  NDCG@10 ${
-      popularity.ndcg.toFixed(4)
-    }`,
+    `baseline most-popular  HR@${flags.eval_k[0]} ${popularity.hr.toFixed(4)}  NDCG@${
+      flags.eval_k[0]
+    } ${popularity.ndcg.toFixed(4)}  (${_protocolText(flags, dataset)})`,
   );
   const prng = new Prng(seed, MODEL_INIT_STREAM);
   const model = buildModel(
@@ -260,6 +303,7 @@ async function _setUpModel(run: _Run): Promise<_Trained> {
       layers: flags.layers,
       mfRegularization: flags.mf_regularization,
       mlpRegularization: flags.mlp_regularization,
+      initStddev: flags.init_stddev,
     }),
     {
       backend: flags.backend,
@@ -315,7 +359,7 @@ async function _setUpModel(run: _Run): Promise<_Trained> {
       `pretrained from ${gmf.description} (GMF) and ${mlp.description} (MLP), alpha ${flags.alpha}`,
     );
     // As the paper's code, which prints its "Init" performance.
-    const start = evaluateRanking(model, dataset);
+    const start = evaluateRanking(model, run.views.test, evaluation);
     print(
       `pretrained ${model.config.kind} before training  HR@10 ${start.hr.toFixed(4)}  NDCG@10 ${
         start.ndcg.toFixed(4)
@@ -344,6 +388,8 @@ async function _setUpModel(run: _Run): Promise<_Trained> {
     ...(flags.metrics_file === undefined ? {} : { metricsFile: flags.metrics_file }),
     ...(flags.plot === undefined ? {} : { plot: flags.plot }),
     ...(flags.model_dir === undefined ? {} : { modelDir: flags.model_dir }),
+    loss: lossByName(flags.loss),
+    ...(_sequential(flags, model) ? { sequential: { learningRate: flags.learning_rate } } : {}),
     keepBest: flags.keep_best || flags.patience !== undefined,
     patience: flags.patience,
     baseline,
@@ -375,6 +421,7 @@ function _startPipeline(run: _Run, startCycle: number): Promise<DataPipeline> {
     startupTimeout: flags.startup_timeout,
     cycleTimeout: flags.cycle_timeout,
     killGrace: flags.kill_grace,
+    ...(run.sequential ? { chunkSize: Infinity } : {}),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.processContext === undefined ? {} : { processContext: options.processContext }),
     onStandalone: (command, info) => {
@@ -391,10 +438,10 @@ function _startPipeline(run: _Run, startCycle: number): Promise<DataPipeline> {
 
 /** The evaluation workers beside the trainer's thread (null when there are none). */
 function _startEvalPool(run: _Run, model: Model): EvalWorkerPool | null {
-  const { flags, dataset } = run;
+  const { flags } = run;
   const { evalWorkers } = run.defaults;
   if (evalWorkers === 0) return null;
-  return startEvalWorkers(model, dataset, {
+  return startEvalWorkers(model, run.views.test, {
     workers: evalWorkers,
     blasThreads: flags.blas_threads,
   });
@@ -423,7 +470,7 @@ async function _trainCycles(
       for await (const batch of cycle.batches) {
         loop.trainBatch(batch);
         examples += batch.size;
-        batches++;
+        batches += run.sequential ? Math.ceil(batch.size / run.flags.batch_size) : 1;
         if (options.progress !== undefined && performance.now() - lastProgress > 100) {
           lastProgress = performance.now();
           const rate = examples / ((lastProgress - started) / 1000);
@@ -473,10 +520,12 @@ function _reportEnd(
       `(--heartbeat_timeout ${run.flags.heartbeat_timeout} s)`,
   );
   if (history.length === 0) return;
-  const best = history.reduce((a, b) => (b.hr > a.hr ? b : a));
+  const best = history.reduce((a, b) => (selectionHr(b) > selectionHr(a) ? b : a));
+  const k = run.flags.eval_k[0];
   run.print(
-    `best HR@10 ${best.hr.toFixed(4)}  NDCG@10 ${best.ndcg.toFixed(4)} at epoch ${best.epoch}` +
-      (baseline === undefined ? "" : `  (most-popular baseline HR@10 ${baseline.hr.toFixed(4)})`),
+    `best HR@${k} ${best.hr.toFixed(4)}  NDCG@${k} ${best.ndcg.toFixed(4)} at epoch ${best.epoch}` +
+      ` (selected on ${best.valid === undefined ? "test, the paper's protocol" : "validation"})` +
+      (baseline === undefined ? "" : `  (most-popular baseline HR@${k} ${baseline.hr.toFixed(4)})`),
   );
   const { flags } = run;
   const last = history[history.length - 1];
@@ -506,7 +555,9 @@ function _checkResumable(
   };
   compare("model", meta.model.kind, flags.model);
   compare("num_factors", meta.model.numFactors, flags.num_factors);
-  compare("layers", (meta.model.layers as number[]).join(","), flags.layers.join(","));
+  if (meta.model.layers !== undefined) {
+    compare("layers", (meta.model.layers as number[]).join(","), flags.layers.join(","));
+  }
   compare("optimizer", meta.optimizer.kind, flags.optimizer);
   compare("epochs_between_evals", meta.run.epochsBetweenEvals, flags.epochs_between_evals);
   compare("batch_size", meta.run.batchSize, flags.batch_size);

@@ -123,7 +123,7 @@ Deno.test("a model folder is never overwritten silently, and --model_dir D --res
     assert.equal(other.code, 0, other.stderr);
     assert.match(
       other.stdout,
-      /^epoch 3 {2}HR@10 [\d.]+ {2}NDCG@10 [\d.]+ {2}\(\d+ users, --dataset synthetic\)/m,
+      /^epoch 3 {2}HR@10 [\d.]+ {2}NDCG@10 [\d.]+ {2}MRR [\d.]+ {2}\(\d+ users, --dataset synthetic/m,
     );
     assert.match(other.stderr, /\d+ users of the data are unknown to the model/);
 

@@ -20,7 +20,7 @@ const negatives = sampleEvalNegatives(
   { numUsers, numItems, trainOffsets, trainItems, evalItems },
   { numEvalNegatives: 20, seed: 1 },
 );
-const dataset = { numUsers, evalItems, ...negatives };
+const dataset = { numUsers, numItems, evalItems, ...negatives };
 const model = new NeuMF({ numUsers, numItems, prng: new Prng(2) });
 const pool = startEvalWorkers(model, dataset, { workers: 1 });
 const workers = pool.workers;

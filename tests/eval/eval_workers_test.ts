@@ -84,6 +84,81 @@ Deno.test("startEvalWorkers() gives evaluateRanking()'s bits with 0, 1 and 2 wor
   }
 });
 
+Deno.test("startEvalWorkers() gives evaluateRanking()'s bits for both protocols, K lists and coverage", async (t) => {
+  const options = [
+    { protocol: "full", ks: [10, 1, 50], coverage: true },
+    { protocol: "full" },
+    { protocol: "sampled", ks: [5, 20], coverage: true },
+  ] as const;
+  for (const backend of backends()) {
+    for (const variant of [{}, { kind: "GMF" as const }, { kind: "MLP" as const }]) {
+      await t.step(`${backend} ${JSON.stringify(variant)}`, async () => {
+        const model = trainedModel(backend, variant);
+        for (const o of options) {
+          const serial = evaluateRanking(model, dataset, o);
+          assert.equal(serial.protocol, o.protocol);
+          for (const workers of [0, 1, 2]) {
+            const pool = startEvalWorkers(model, dataset, { workers });
+            try {
+              const parallel = await pool.evaluate(model, o);
+              assert.deepEqual(
+                { ...parallel, seconds: 0 },
+                { ...serial, seconds: 0 },
+                `${workers} workers, ${JSON.stringify(o)}`,
+              );
+            } finally {
+              pool.close();
+            }
+          }
+        }
+      });
+    }
+  }
+});
+
+Deno.test("the full protocol ranks each held-out item against the items its user has not trained on", () => {
+  // A trained model ranks the held-out item higher among all items than the
+  // sampled protocol's 100 candidates would suggest it can: a sanity check
+  // of the candidate count (the rank can reach numItems - 1 - train items).
+  const model = trainedModel("wasm");
+  const full = evaluateRanking(model, dataset, { protocol: "full", ks: [10, 400] });
+  const sampled = evaluateRanking(model, dataset, { ks: [10, 400] });
+  assert.ok(full.hr < sampled.hr, `full HR@10 ${full.hr} < sampled ${sampled.hr}`);
+  assert.ok(full.mrr < sampled.mrr);
+  assert.equal(full.byK[1].hr, 1, "every rank is below 400 items");
+});
+
+Deno.test("startEvalWorkers() evaluates other tables of the same users and items when given", async () => {
+  const model = trainedModel("wasm");
+  // Another view: each user's first training item held out instead.
+  const view = {
+    ...dataset,
+    evalItems: Int32Array.from(
+      { length: dataset.numUsers },
+      (_, u) => dataset.trainItems[dataset.trainOffsets[u]],
+    ),
+  };
+  const pool = startEvalWorkers(model, dataset, { workers: 1 });
+  try {
+    for (const protocol of ["sampled", "full"] as const) {
+      const o = { protocol, ks: [10, 3], coverage: true };
+      const other = await pool.evaluate(model, { ...o, tables: view });
+      assert.deepEqual({ ...other, seconds: 0 }, {
+        ...evaluateRanking(model, view, o),
+        seconds: 0,
+      });
+      const own = await pool.evaluate(model, o);
+      assert.deepEqual({ ...own, seconds: 0 }, {
+        ...evaluateRanking(model, dataset, o),
+        seconds: 0,
+      });
+      assert.notEqual(own.mrr, other.mrr);
+    }
+  } finally {
+    pool.close();
+  }
+});
+
 Deno.test("startEvalWorkers() follows the model's weights from one evaluation to the next", async () => {
   const model = trainedModel("wasm");
   const pool = startEvalWorkers(model, dataset, { workers: 1 });
@@ -116,6 +191,18 @@ Deno.test("a failed or crashed evaluation worker leaves the evaluation complete 
         assert.equal(pool.workers, 0, "the failed workers are dropped");
         const again = await pool.evaluate(model);
         assert.equal(again.ndcg, serial.ndcg);
+        // The full protocol too: a dropped worker's chunks are ranked by the caller.
+        const broken = startEvalWorkers(model, dataset, { workers: 2, workerUrl: url });
+        try {
+          const o = { protocol: "full", ks: [10, 2], coverage: true } as const;
+          const full = await broken.evaluate(model, o);
+          assert.deepEqual({ ...full, seconds: 0 }, {
+            ...evaluateRanking(model, dataset, o),
+            seconds: 0,
+          });
+        } finally {
+          broken.close();
+        }
       } finally {
         pool.close();
       }

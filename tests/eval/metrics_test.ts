@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { hitAt, ndcgAt, RankingMetrics, rankOfPositive } from "../../lib/eval/metrics.ts";
+import fc from "fast-check";
+import { SettingError } from "../../lib/errors.ts";
+import {
+  checkCutoffs,
+  hitAt,
+  ndcgAt,
+  RankingMetrics,
+  rankOfPositive,
+} from "../../lib/eval/metrics.ts";
 
 /** 99 negatives: `above` of them score 0.9, the rest 0.1; the positive scores 0.5. */
 function row(above: number): Float32Array {
@@ -87,4 +95,61 @@ Deno.test("RankingMetrics reports NaN without users and refuses bad ranks, k and
   assert.throws(() => m.add(1.5), RangeError);
   assert.throws(() => new RankingMetrics({ k: 0 }), RangeError);
   assert.throws(() => m.merge(new RankingMetrics()), RangeError);
+});
+
+Deno.test("RankingMetrics reports HR and NDCG at each cutoff in the order given, and the MRR", () => {
+  const m = new RankingMetrics({ ks: [5, 1, 20] });
+  for (const r of [0, 3, 4, 5, 19, 100]) m.add(r);
+  const s = m.summary();
+  assert.deepEqual(s.byK.map((x) => x.k), [5, 1, 20]);
+  assert.deepEqual(s.byK.map((x) => x.hr), [3 / 6, 1 / 6, 5 / 6]);
+  const ndcg5 = (1 + 1 / Math.log2(5) + 1 / Math.log2(6)) / 6;
+  assert.ok(Math.abs(s.byK[0].ndcg - ndcg5) < 1e-15);
+  assert.ok(Math.abs(s.byK[1].ndcg - 1 / 6) < 1e-15);
+  assert.equal(s.hr, s.byK[0].hr);
+  assert.equal(s.ndcg, s.byK[0].ndcg);
+  const mrr = (1 + 1 / 4 + 1 / 5 + 1 / 6 + 1 / 20 + 1 / 101) / 6;
+  assert.ok(Math.abs(s.mrr - mrr) < 1e-15, `${s.mrr} vs ${mrr}`);
+  assert.equal(m.k, 5);
+});
+
+Deno.test("RankingMetrics' MRR and cutoffs do not depend on the order and merging of users", () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1 }), (ranks) => {
+      const one = new RankingMetrics({ ks: [3, 50] });
+      for (const r of ranks) one.add(r);
+      const a = new RankingMetrics({ ks: [3, 50] });
+      const b = new RankingMetrics({ ks: [3, 50] });
+      for (const r of [...ranks].reverse()) (r % 3 === 0 ? a : b).add(r);
+      a.merge(b);
+      assert.deepEqual(a.summary(), one.summary());
+    }),
+  );
+});
+
+Deno.test("checkCutoffs() and RankingMetrics refuse empty, non-positive and repeated cutoffs, naming eval_k", async (t) => {
+  const cases: [string, number[], RegExp][] = [
+    ["none", [], /no cutoff/],
+    ["zero", [0], /K = 0/],
+    ["negative", [10, -1], /K = -1/],
+    ["not an integer", [NaN], /K = NaN/],
+    ["twice", [10, 20, 10], /10 twice/],
+  ];
+  for (const [name, ks, message] of cases) {
+    await t.step(name, () => {
+      for (const f of [() => checkCutoffs(ks), () => new RankingMetrics({ ks })]) {
+        assert.throws(
+          f,
+          (e: unknown) =>
+            e instanceof SettingError && e.setting === "eval_k" && message.test(e.message),
+        );
+      }
+    });
+  }
+  await t.step("merging other cutoffs", () => {
+    assert.throws(
+      () => new RankingMetrics({ ks: [5, 10] }).merge(new RankingMetrics({ ks: [10, 5] })),
+      /K = 10,5, expected 5,10/,
+    );
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * Run by ts_backend_test.ts in a fresh process: counts every use of the
  * WebAssembly API from before the library is imported until a `ts` model
- * has been built, trained with each optimizer and scored, and prints the
+ * has been built, trained with each optimizer (and per example, where the
+ * model can) and scored, and prints the
  * calls as JSON (`[]` when no WebAssembly was compiled or instantiated).
  *
  * @module
@@ -52,6 +53,7 @@ for (const kind of MODELS) {
     const model = buildModel(config, { backend: "ts", prng: new Prng(2), maxBatchSize: 8 });
     const optimizer = buildOptimizer(optimizerKind, model.parameters, { learningRate: 0.01 });
     for (let s = 0; s < 3; s++) model.trainStep(batch, { optimizer });
+    model.trainSequential?.(batch, { learningRate: 0.01 });
     const out = new Float32Array(9);
     model.scoreUserItems(3, Int32Array.from({ length: 9 }, (_, i) => i), { out });
     model.predict(batch, new Float32Array(count));

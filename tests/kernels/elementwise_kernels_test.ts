@@ -60,6 +60,46 @@ function adamConstants(t: number, lr: number): AdamConstants {
   return { b1: f(0.9), b2: f(0.999), c1: f(1 - 0.9), c2: f(1 - 0.999), lr: f(lrT), eps: f(1e-8) };
 }
 
+/**
+ * An MF's tables in the run's memory: Gaussians of σ 0.7 with zeros (±0),
+ * subnormals and large values mixed in, and `count` examples over them.
+ */
+function mfOperands(a: Arrays, sizes: { users: number; items: number; nf: number; count: number }) {
+  const prng = new Prng(11);
+  const fill = (n: number) => {
+    const x = a.alloc(n);
+    for (let i = 0; i < n; i++) {
+      const r = prng.nextInt(20);
+      x[i] = r === 0
+        ? 0
+        : r === 1
+        ? -0
+        : r === 2
+        ? 1e-40
+        : r === 3
+        ? 30
+        : 0.7 * prng.nextGaussian();
+    }
+    return x;
+  };
+  const { users, items, nf, count } = sizes;
+  const ids = (n: number) => Int32Array.from({ length: count }, () => prng.nextInt(n));
+  return {
+    tables: {
+      userTable: fill(users * nf),
+      itemTable: fill(items * nf),
+      userBias: fill(users),
+      itemBias: fill(items),
+      globalBias: fill(1),
+      factors: nf,
+    },
+    users: ids(users),
+    items: ids(items),
+    negItems: ids(items),
+    labels: Int8Array.from({ length: count }, () => prng.nextInt(3) === 0 ? 1 : 0),
+  };
+}
+
 const CASES: Record<string, (k: Kernels, a: Arrays) => Outputs> = {
   broadcastRows(k, a) {
     const row = a.edgy(7);
@@ -270,6 +310,63 @@ const CASES: Record<string, (k: Kernels, a: Arrays) => Outputs> = {
     const grads = a.finite(40);
     k.sgdUpdate(values, grads, { start: 3, end: 29, lr: Math.fround(0.01) });
     return { values, grads };
+  },
+
+  mfSgdLogistic(k, a) {
+    // 7 factors: a lane block and a tail; 150 examples: two loss blocks and a rest.
+    const o = mfOperands(a, { users: 6, items: 9, nf: 7, count: 150 });
+    const run = { ...o.tables, users: o.users, items: o.items, negItems: null, count: 150 };
+    const f = Math.fround;
+    const hard = k.mfSgd({
+      ...run,
+      labels: o.labels,
+      learningRate: f(0.05),
+      reg: f(0.02),
+      penalty: 0.01,
+    });
+    const soft = a.alloc(150);
+    for (let e = 0; e < 150; e++) soft[e] = (e % 5) / 4;
+    const float = k.mfSgd({ ...run, labels: soft, learningRate: f(0.1), reg: 0, penalty: 0 });
+    return { hard, float, ...o.tables, factors: o.tables.factors };
+  },
+
+  mfSgdBpr(k, a) {
+    // 8 factors (lanes only), 4 items: many triples whose negative is the positive.
+    const o = mfOperands(a, { users: 5, items: 4, nf: 8, count: 130 });
+    const run = { ...o.tables, users: o.users, items: o.items, labels: null, count: 130 };
+    const f = Math.fround;
+    const first = k.mfSgd({
+      ...run,
+      negItems: o.negItems,
+      learningRate: f(0.05),
+      reg: f(0.02),
+      penalty: 0.01,
+    });
+    const again = k.mfSgd({
+      ...run,
+      negItems: o.negItems,
+      count: 64,
+      learningRate: f(0.2),
+      reg: 0,
+      penalty: 0,
+    });
+    return { first, again, ...o.tables, factors: o.tables.factors };
+  },
+
+  mfSgdOneFactor(k, a) {
+    const o = mfOperands(a, { users: 3, items: 3, nf: 1, count: 40 });
+    const run = {
+      ...o.tables,
+      users: o.users,
+      items: o.items,
+      count: 40,
+      learningRate: Math.fround(0.3),
+      reg: Math.fround(0.1),
+      penalty: 0.05,
+    };
+    const logistic = k.mfSgd({ ...run, labels: o.labels, negItems: null });
+    const bpr = k.mfSgd({ ...run, labels: null, negItems: o.negItems });
+    return { logistic, bpr, ...o.tables, factors: o.tables.factors };
   },
 
   sigmoidCrossEntropy(k, a) {

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import type { Kernels, TensorMemory } from "../../lib/kernels/kernels.ts";
 import { tsKernels } from "../../lib/kernels/ts_kernels.ts";
-import { binaryCrossEntropy, sigmoid } from "../../lib/model/loss.ts";
+import {
+  binaryCrossEntropy,
+  bprLoss,
+  isPairwiseLoss,
+  lossByName,
+  LOSSES,
+  sigmoid,
+} from "../../lib/model/loss.ts";
 import {
   assertSameBits,
   from,
@@ -114,4 +121,75 @@ Deno.test("sigmoid() is symmetric and saturates without overflow", () => {
   }
   assert.equal(sigmoid(-800), 0);
   assert.equal(sigmoid(800), 1);
+});
+
+Deno.test("bprLoss.compute() is the mean of −log σ(z⁺ − z⁻) over pairs laid out positives first", async (t) => {
+  await overKernelSets(t, (kernels, memory) => {
+    // Pairs (1.5, −0.5), (0, 2), (3, 3): positives first, then negatives.
+    const z = from(memory, [1.5, 0, 3, -0.5, 2, 3]);
+    let expected = 0;
+    for (const d of [2, -2, 0]) expected -= Math.log(1 / (1 + Math.exp(-d)));
+    expected /= 3;
+    const grad = memory.alloc(6);
+    const loss = bprLoss.compute(kernels, z, { count: 3, grad });
+    assert.ok(Math.abs(loss - expected) < 1e-12, `${loss} vs ${expected}`);
+    for (let k = 0; k < 3; k++) {
+      const d = z[k] - z[3 + k];
+      const want = -sigmoid(-d) / 3;
+      assert.ok(Math.abs(grad[k] - want) < 1e-7, `positive ${k}: ${grad[k]} vs ${want}`);
+      assert.ok(Object.is(grad[3 + k], -grad[k]), `negative ${k} is exactly the opposite`);
+    }
+    assert.ok(Object.is(bprLoss.compute(kernels, z, { count: 3 }), loss), "no grad, same loss");
+  });
+});
+
+Deno.test("bprLoss.compute() is finite and exact at extreme differences", async (t) => {
+  // [z⁺, z⁻, loss, ∂/∂z⁺]
+  const cases: [number, number, number, number][] = [
+    [100, 0, 0, 0], // log1p(e^-100) ≈ 3.7e-44
+    [0, 100, 100, -1],
+    [-1e30, 1e30, 2 * Math.fround(1e30), -1],
+    [1e30, -1e30, 0, 0],
+  ];
+  for (const [zp, zn, want, dWant] of cases) {
+    await t.step(`z⁺ ${zp} z⁻ ${zn}`, () => {
+      const grad = new Float32Array(2);
+      const loss = bprLoss.compute(tsKernels, Float32Array.of(zp, zn), { count: 1, grad });
+      assert.ok(Number.isFinite(loss));
+      assert.ok(Math.abs(loss - want) <= 1e-12 * Math.max(1, want), `${loss}`);
+      assert.ok(Math.abs(grad[0] - dWant) < 1e-12 && Object.is(grad[1], -grad[0]));
+    });
+  }
+});
+
+Deno.test("bprLoss.compute()'s gradient matches central differences (rtol 1e-3)", async (t) => {
+  await overKernelSets(t, (kernels, memory) => {
+    const z = from(memory, [-3, 0.1, 4, 2.5, -0.7, 0.9, 4, -1]);
+    const grad = memory.alloc(8);
+    bprLoss.compute(kernels, z, { count: 4, grad });
+    assertGradient(() => bprLoss.compute(kernels, z, { count: 4 }), z, grad, {
+      eps: 1e-2,
+      rtol: 1e-3,
+      atol: 1e-6,
+    });
+  });
+});
+
+Deno.test("bprLoss.compute() refuses bad counts and short arrays", () => {
+  const z = Float32Array.of(0, 1, 2, 3);
+  assert.throws(() => bprLoss.compute(tsKernels, z, { count: 0 }), RangeError);
+  assert.throws(() => bprLoss.compute(tsKernels, z, { count: 3 }), /need 6 logits, there are 4/);
+  assert.throws(
+    () => bprLoss.compute(tsKernels, z, { count: 2, grad: new Float32Array(3) }),
+    /grad holds 3 values, need 4/,
+  );
+});
+
+Deno.test("lossByName() gives each of LOSSES its loss object, pairwise only for bpr", () => {
+  assert.deepEqual([...LOSSES], ["bce", "bpr"]);
+  assert.equal(lossByName("bce"), binaryCrossEntropy);
+  assert.equal(lossByName("bpr"), bprLoss);
+  for (const kind of LOSSES) assert.equal(lossByName(kind).name, kind);
+  assert.ok(isPairwiseLoss(bprLoss) && !isPairwiseLoss(binaryCrossEntropy));
+  assert.throws(() => lossByName("hinge" as "bce"), /the losses are bce, bpr/);
 });

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { Kernels } from "../../lib/kernels/kernels.ts";
 import { tsKernels } from "../../lib/kernels/ts_kernels.ts";
-import type { LabeledBatch } from "../../lib/model/model.ts";
+import { binaryCrossEntropy, bprLoss } from "../../lib/model/loss.ts";
+import type { LabeledBatch, PairBatch } from "../../lib/model/model.ts";
 import { NeuMF, type NeuMFOptions } from "../../lib/model/neumf.ts";
 import { Adam } from "../../lib/optim/adam.ts";
 import { buildOptimizer, type OptimizerKind } from "../../lib/optim/optimizers.ts";
@@ -420,4 +421,130 @@ Deno.test("NeuMF refuses impossible configurations and ids outside the tables", 
     () => m.scoreUserItems(0, Int32Array.of(1, 2), { out: new Float32Array(1) }),
     RangeError,
   );
+});
+
+/** Triples with repeated users and items, one whose negative is its positive; user 3 and item 4 unused. */
+const TRIPLES: PairBatch = {
+  users: Int32Array.of(0, 2, 1, 2, 0, 1),
+  items: Int32Array.of(3, 1, 1, 0, 3, 0),
+  negItems: Int32Array.of(2, 0, 1, 3, 0, 2),
+  count: 6,
+};
+
+Deno.test("NeuMF, GMF and MLP gradients with the bpr loss match central differences (eps 1e-3, rtol 1e-2, atol 1e-4)", async (t) => {
+  const variants: [string, Partial<NeuMFOptions>][] = [
+    ["NeuMF", {}],
+    ["NeuMF with L2", { mfRegularization: 0.05, mlpRegularization: 0.02 }],
+    ["GMF", { kind: "GMF" }],
+    ["GMF with L2", { kind: "GMF", mfRegularization: 0.1 }],
+    ["MLP with L2", { kind: "MLP", mlpRegularization: 0.07 }],
+  ];
+  for (const kernels of kernelSets()) {
+    for (const [name, extra] of variants) {
+      await t.step(`${kernels.name} ${name}`, () => {
+        const model = new NeuMF({ ...SMALL, ...extra, kernels, prng: new Prng(1) });
+        randomizeWeights(model, 2);
+        model.computeGradients(TRIPLES, { loss: bprLoss });
+        const grads = model.parameters.grads.slice();
+        let checked = 0;
+        for (const e of model.parameters.entries) {
+          checked += assertGradient(
+            () => model.loss(TRIPLES, { loss: bprLoss }),
+            e.values,
+            grads.subarray(e.offset, e.offset + e.length),
+            { label: `${name} ${e.name}` },
+          );
+        }
+        assert.equal(checked, model.parameters.size);
+      });
+    }
+  }
+});
+
+Deno.test("the bpr loss of NeuMF is the mean −log σ(y(u,i) − y(u,j)) plus L2 on each triple's user row once and both item rows", () => {
+  const mfRegularization = 0.05;
+  const mlpRegularization = 0.02;
+  const model = new NeuMF({ ...SMALL, mfRegularization, mlpRegularization, prng: new Prng(3) });
+  randomizeWeights(model, 4);
+  const { users, items, negItems, count } = TRIPLES;
+  const pos = new Float32Array(count);
+  const neg = new Float32Array(count);
+  model.predict({ users, items, count }, pos);
+  model.predict({ users, items: negItems, count }, neg);
+  let want = 0;
+  for (let k = 0; k < count; k++) want += Math.log1p(Math.exp(-(pos[k] - neg[k])));
+  want /= count;
+  const sq = (name: string, row: number) => {
+    const e = model.parameters.get(name);
+    let s = 0;
+    for (let d = 0; d < e.rowLength; d++) s += e.values[row * e.rowLength + d] ** 2;
+    return s;
+  };
+  for (let k = 0; k < count; k++) {
+    want += mfRegularization / count *
+      (sq("mf_user_embedding", users[k]) + sq("mf_item_embedding", items[k]) +
+        sq("mf_item_embedding", negItems[k]));
+    want += mlpRegularization / count *
+      (sq("mlp_user_embedding", users[k]) + sq("mlp_item_embedding", items[k]) +
+        sq("mlp_item_embedding", negItems[k]));
+  }
+  const got = model.loss(TRIPLES, { loss: bprLoss });
+  assert.ok(Math.abs(got - want) <= 1e-9 * want, `${got} vs ${want}`);
+  // Without a loss, a batch with only negItems trains with bpr.
+  assert.equal(model.loss(TRIPLES), got);
+});
+
+Deno.test("NeuMF refuses a pointwise loss with a PairBatch and a pairwise one with a LabeledBatch (TypeError naming both)", () => {
+  const model = new NeuMF({ ...SMALL });
+  const optimizer = new Adam(model.parameters);
+  const pairs = randomBatch(new Prng(5), 4, 5, 6);
+  const cases: [LabeledBatch | PairBatch, typeof bprLoss | typeof binaryCrossEntropy, RegExp][] = [
+    [TRIPLES, binaryCrossEntropy, /the loss 'bce' is pointwise .* the batch is a PairBatch/],
+    [pairs, bprLoss, /the loss 'bpr' is pairwise .* the batch is a LabeledBatch/],
+  ];
+  for (const [batch, loss, message] of cases) {
+    const check = (e: Error) => e instanceof TypeError && message.test(e.message);
+    assert.throws(() => model.trainStep(batch, { optimizer, loss }), check);
+    assert.throws(() => model.computeGradients(batch, { loss }), check);
+    assert.throws(() => model.loss(batch, { loss }), check);
+  }
+  assert.throws(
+    () => model.trainStep({ ...TRIPLES, negItems: Int32Array.of(0, 5, 0, 0, 0, 0) }, { optimizer }),
+    RangeError,
+  );
+});
+
+Deno.test("NeuMF, GMF and MLP learn to rank liked items first with bpr", async (t) => {
+  const numUsers = 6;
+  const numItems = 8;
+  const liked = (u: number, i: number) => (u * 3 + i * 5) % 7 < 3;
+  const triples: PairBatch = {
+    users: new Int32Array(numUsers * numItems * numItems),
+    items: new Int32Array(numUsers * numItems * numItems),
+    negItems: new Int32Array(numUsers * numItems * numItems),
+    count: 0,
+  };
+  for (let u = 0; u < numUsers; u++) {
+    for (let i = 0; i < numItems; i++) {
+      for (let j = 0; j < numItems; j++) {
+        if (!liked(u, i) || liked(u, j)) continue;
+        triples.users[triples.count] = u;
+        triples.items[triples.count] = i;
+        triples.negItems[triples.count++] = j;
+      }
+    }
+  }
+  for (const kernels of kernelSets()) {
+    for (const kind of ["NeuMF", "GMF", "MLP"] as const) {
+      await t.step(`${kernels.name} ${kind}`, () => {
+        const m = new NeuMF({ numUsers, numItems, kind, kernels, prng: new Prng(6) });
+        const optimizer = buildOptimizer("adam", m.parameters, { learningRate: 0.01 });
+        const first = m.trainStep(triples, { optimizer, loss: bprLoss });
+        let last = first;
+        for (let s = 0; s < 300; s++) last = m.trainStep(triples, { optimizer, loss: bprLoss });
+        assert.ok(Math.abs(first - Math.LN2) < 0.01, `initial loss ${first}`);
+        assert.ok(last < 0.25 * first, `loss ${first} → ${last}`);
+      });
+    }
+  }
 });

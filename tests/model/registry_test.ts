@@ -9,6 +9,8 @@ import {
   pretrainedPartsOf,
   rebuildModel,
 } from "../../lib/model/registry.ts";
+import { MF } from "../../lib/model/mf.ts";
+import type { Model, ModelConfig } from "../../lib/model/model.ts";
 import { NeuMF } from "../../lib/model/neumf.ts";
 import { buildOptimizer } from "../../lib/optim/optimizers.ts";
 import { Prng } from "../../lib/random/prng.ts";
@@ -23,13 +25,14 @@ const HYPER = {
   mlpRegularization: 0.02,
 };
 
-Deno.test("MODELS lists GMF, MLP and NeuMF, and only NeuMF starts from trained parts", () => {
-  assert.deepEqual([...MODELS], ["GMF", "MLP", "NeuMF"]);
+Deno.test("MODELS lists GMF, MLP, NeuMF and MF, and only NeuMF starts from trained parts", () => {
+  assert.deepEqual([...MODELS], ["GMF", "MLP", "NeuMF", "MF"]);
   for (const kind of MODELS) assert.ok(isModelKind(kind));
   assert.ok(!isModelKind("SVD") && !isModelKind("toString") && !isModelKind(3));
   assert.deepEqual(pretrainedPartsOf("NeuMF"), ["GMF", "MLP"]);
   assert.deepEqual(pretrainedPartsOf("GMF"), []);
   assert.deepEqual(pretrainedPartsOf("MLP"), []);
+  assert.deepEqual(pretrainedPartsOf("MF"), []);
   assert.throws(() => pretrainedPartsOf("SVD"), RangeError);
 });
 
@@ -46,8 +49,10 @@ Deno.test("modelConfig() is serialisable and buildModel() builds the model it de
         model.describe(),
         new RegExp(`^${kind}: .*${model.parameters.size.toLocaleString("en-US")} parameters`),
       );
-      // The same model as NeuMF's constructor builds from the same options.
-      const direct = new NeuMF({ ...HYPER, kind, prng: new Prng(1) });
+      // The same model as its class's constructor builds from the same options.
+      const direct: Model = kind === "MF"
+        ? new MF({ ...HYPER, prng: new Prng(1) })
+        : new NeuMF({ ...HYPER, kind, prng: new Prng(1) });
       assert.deepEqual(model.parameters.values, direct.parameters.values);
     });
   }
@@ -62,7 +67,7 @@ Deno.test("buildModel() takes the kernel set from `backend` and refuses an unkno
       assert.equal(model.parameters.kernels, kernels);
     });
   }
-  assert.throws(() => buildModel({ ...config, kind: "SVD" }), /the models are GMF, MLP, NeuMF/);
+  assert.throws(() => buildModel({ ...config, kind: "SVD" }), /the models are GMF, MLP, NeuMF, MF/);
 });
 
 Deno.test("rebuildModel(modelSpec()) gives the model's config and backend, and with its weights its scores bit for bit", async (t) => {
@@ -99,5 +104,41 @@ Deno.test("rebuildModel(modelSpec()) gives the model's config and backend, and w
         }
       });
     }
+  }
+});
+
+/** A config's initStddev field (every model's config has one). */
+function withStddev(config: ModelConfig): ModelConfig & { initStddev?: number } {
+  return config;
+}
+
+Deno.test("modelConfig() records initStddev (default 0.01) and the models draw their embeddings with it", async (t) => {
+  for (const kind of MODELS) {
+    await t.step(kind, () => {
+      assert.equal(withStddev(modelConfig(kind, HYPER)).initStddev, 0.01);
+      const wide = { ...HYPER, numUsers: 400, numItems: 500, initStddev: 0.5 };
+      const config = modelConfig(kind, wide);
+      assert.equal(withStddev(config).initStddev, 0.5);
+      const model = buildModel(config, { kernels: tsKernels, prng: new Prng(4) });
+      for (const e of model.parameters.entries) {
+        if (!e.sparse || e.shape.length < 2) continue;
+        let q = 0;
+        for (const v of e.values) q += v * v;
+        const rms = Math.sqrt(q / e.length);
+        assert.ok(Math.abs(rms - 0.5) < 0.05, `${e.name}: rms ${rms}`);
+      }
+    });
+  }
+});
+
+Deno.test("a config without initStddev (an older checkpoint's) builds with 0.01, the same bits as before", async (t) => {
+  for (const kind of MODELS) {
+    await t.step(kind, () => {
+      const { initStddev: _, ...old } = withStddev(modelConfig(kind, HYPER));
+      const a = buildModel(old, { kernels: tsKernels, prng: new Prng(5) });
+      const b = buildModel(modelConfig(kind, HYPER), { kernels: tsKernels, prng: new Prng(5) });
+      assert.deepEqual(a.parameters.values, b.parameters.values);
+      assert.equal(withStddev(a.config).initStddev, 0.01);
+    });
   }
 });

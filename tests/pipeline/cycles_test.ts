@@ -4,6 +4,7 @@ import {
   carryInto,
   cycleCounts,
   type CyclePlan,
+  emptyColumns,
   parseReadyManifest,
   regenerateCarry,
   writeCycle,
@@ -17,6 +18,7 @@ import {
 import type { ExampleColumns } from "../../lib/pipeline/epoch_kernels.ts";
 import { decodeShard } from "../../lib/pipeline/shards.ts";
 import type { FileWriter } from "../../lib/io/atomic_write.ts";
+import type { ShardSchema } from "../../lib/flags/specs.ts";
 import { randomPositives } from "./_fixtures.ts";
 
 const EMPTY: ExampleColumns = {
@@ -25,12 +27,16 @@ const EMPTY: ExampleColumns = {
   labels: new Int8Array(0),
 };
 
-function setup(seed: number) {
+function setup(seed: number, schema: ShardSchema = "pairs") {
   const positives = randomPositives(seed, { numUsers: 60, numItems: 90, maxPerUser: 20 });
-  const layout = epochLayout(positives, { numItems: 90, numNeg: 3 });
+  const layout = epochLayout(positives, { numItems: 90, numNeg: 3, schema });
   const context = { layout, buffers: allocateEpochBuffers(positives, layout), seed };
   const runner = inlineRunner(context);
-  return { positives, layout, source: (e: number) => makeEpoch(context, runner, e) };
+  return {
+    positives,
+    layout,
+    source: (e: number): Promise<ExampleColumns> => makeEpoch(context, runner, e),
+  };
 }
 
 async function readCycle(dir: string) {
@@ -49,7 +55,7 @@ async function readCycle(dir: string) {
 async function writeAll(plan: CyclePlan, source: (e: number) => Promise<ExampleColumns>) {
   const root = await Deno.makeTempDir();
   const cycles = [];
-  let carry = EMPTY;
+  let carry = emptyColumns(plan.schema ?? "pairs", 0);
   for (let c = 0; c < plan.numCycles; c++) {
     const dir = join(root, `c${c}`);
     await Deno.mkdir(dir);
@@ -241,6 +247,7 @@ Deno.test("parseReadyManifest() rejects malformed manifests, naming the path", a
     '{"cycle":0,"batch_size":2,"batch_count":1,"example_count":3,"shards":["a"],"shard_rows":[2]}',
     '{"cycle":0,"batch_size":2,"batch_count":1,"example_count":2,"shards":["../a"],"shard_rows":[2]}',
     '{"cycle":-1,"batch_size":2,"batch_count":1,"example_count":2,"shards":["a"],"shard_rows":[2]}',
+    '{"cycle":0,"schema":"quads","batch_size":2,"batch_count":1,"example_count":2,"shards":["a"],"shard_rows":[2]}',
   ];
   for (const text of cases) {
     await t.step(JSON.stringify(text), () => {
@@ -268,4 +275,99 @@ Deno.test("decodeShard() rejects truncated and foreign files", async (t) => {
     const other = tableToIPC(makeTable({ user_id: new Float32Array(3) }), "file");
     assert.throws(() => decodeShard(other, "s.arrow"), /unexpected schema/);
   });
+});
+
+Deno.test("triple cycles: exact batches, the stream of epochs, and the same cycle k from any start", async (t) => {
+  const { layout, positives, source } = setup(7, "triples");
+  assert.equal(layout.size, positives.items.length * 3);
+  assert.ok(layout.size % 100 !== 0, "the test needs a carry between cycles");
+  for (const spillover of [true, false]) {
+    await t.step(`spillover ${spillover}`, async () => {
+      const plan: CyclePlan = {
+        epochSize: layout.size,
+        epochsPerCycle: 2,
+        numCycles: 4,
+        batchSize: 100,
+        spillover,
+        schema: "triples",
+      };
+      const cycles = await writeAll(plan, source);
+      cycles.forEach(({ manifest, shards }, c) => {
+        assert.equal(manifest.schema, "triples");
+        assert.deepEqual(cycleCounts(plan, c), {
+          examples: manifest.example_count,
+          batches: manifest.batch_count,
+        });
+        if (spillover && c < 3) assert.equal(manifest.example_count % 100, 0);
+        for (const s of shards) assert.equal(s.columns.labels, undefined);
+      });
+      const concat = (key: "users" | "items" | "negItems", from: typeof cycles) =>
+        from.flatMap((c) => c.shards.flatMap((s) => [...(s.columns[key] ?? [])]));
+      if (spillover) {
+        const expected: number[] = [];
+        for (let e = 0; e < 8; e++) expected.push(...(await source(e)).negItems!);
+        assert.deepEqual(concat("negItems", cycles), expected);
+      }
+      const root = await Deno.makeTempDir();
+      try {
+        for (const k of [1, 3]) {
+          const carry = await regenerateCarry(plan, k, source);
+          assert.equal(carry.negItems?.length, carryInto(plan, k));
+          const dir = join(root, `k${k}`);
+          await Deno.mkdir(dir);
+          await writeCycle(k, dir, { plan, carry, source });
+          const resumed = await readCycle(dir);
+          assert.deepEqual(resumed.manifest, cycles[k].manifest);
+          resumed.shards.forEach((s, i) => assert.deepEqual(s.bytes, cycles[k].shards[i].bytes));
+        }
+      } finally {
+        await Deno.remove(root, { recursive: true });
+      }
+    });
+  }
+});
+
+Deno.test("writeCycle() refuses epochs or a carry of the other schema", async (t) => {
+  const pairs = setup(8);
+  const triples = setup(8, "triples");
+  const cases = [
+    { name: "triple epochs for pairs", schema: "pairs" as const, source: triples.source },
+    { name: "pair epochs for triples", schema: "triples" as const, source: pairs.source },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const plan: CyclePlan = {
+        epochSize: 10,
+        epochsPerCycle: 1,
+        numCycles: 1,
+        batchSize: 4,
+        spillover: true,
+        schema: c.schema,
+      };
+      const dir = await Deno.makeTempDir();
+      try {
+        await assert.rejects(
+          () => writeCycle(0, dir, { plan, carry: emptyColumns(c.schema, 0), source: c.source }),
+          new RegExp(`Cannot write cycles of ${c.schema}: epoch 0 holds`),
+        );
+        await assert.rejects(
+          () =>
+            writeCycle(0, dir, {
+              plan,
+              carry: emptyColumns(c.schema === "pairs" ? "triples" : "pairs", 0),
+              source: c.source,
+            }),
+          new RegExp(`Cannot write cycles of ${c.schema}: the carry holds`),
+        );
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
+});
+
+Deno.test("ready.json names the schema; one without it describes pairs", () => {
+  const body = '"batch_size":2,"batch_count":1,"example_count":2,"shards":["a"],"shard_rows":[2]';
+  assert.equal(parseReadyManifest(`{"cycle":0,${body}}`, "r").schema, "pairs");
+  assert.equal(parseReadyManifest(`{"cycle":0,"schema":"triples",${body}}`, "r").schema, "triples");
 });

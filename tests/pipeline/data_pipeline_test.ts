@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
-import { isAbsolute, join, relative } from "node:path";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import { parseFlags } from "../../lib/flags/flags.ts";
 import { GENERATOR_FLAGS } from "../../lib/flags/specs.ts";
 import type { FileWriter } from "../../lib/io/atomic_write.ts";
 import {
+  type Batch,
   type DataPipelineOptions,
   GeneratorDiedError,
   type StandaloneInfo,
   startDataPipeline,
 } from "../../lib/pipeline/data_pipeline.ts";
+import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
 import {
   type GeneratorResult,
   type GeneratorStatus,
@@ -48,6 +50,8 @@ function standaloneOptions(
       seed: 9,
       num_workers: 1,
       heartbeat_timeout: 3,
+      schema: "pairs",
+      negative_sampling: "exact",
     },
     useSubprocess: false,
     keepCache: false,
@@ -238,6 +242,182 @@ Deno.test("a spawned generator stopped by the trainer logs the stop as INFO, and
       assert.deepEqual([...Deno.readDirSync(cache)], []);
     } finally {
       await Deno.remove(copy);
+    }
+  });
+});
+
+/** Every batch of a whole standalone run (generator in this process), copied. */
+async function runAll(cache: string, overrides: Partial<DataPipelineOptions>) {
+  let generator: Promise<GeneratorResult> | undefined;
+  const pipeline = await startDataPipeline(standaloneOptions(cache, {
+    onStandalone: (_, info) => generator = runPrintedCommand(info, { statuses: [] }),
+    ...overrides,
+  }));
+  const batches: Batch[] = [];
+  const schemas: string[] = [];
+  try {
+    for await (const cycle of pipeline.cycles()) {
+      schemas.push(cycle.manifest.schema);
+      for await (const b of cycle.batches) {
+        batches.push(
+          b.labels !== undefined
+            ? {
+              users: b.users.slice(),
+              items: b.items.slice(),
+              labels: b.labels.slice(),
+              size: b.size,
+            }
+            : {
+              users: b.users.slice(),
+              items: b.items.slice(),
+              negItems: b.negItems.slice(),
+              size: b.size,
+            },
+        );
+      }
+    }
+  } finally {
+    await pipeline.close({ success: true });
+  }
+  assert.deepEqual(await generator, { outcome: "done", cyclesWritten: 4 });
+  return { batches, schemas };
+}
+
+/** The batches' columns concatenated. */
+function concat(batches: Batch[]) {
+  const column = (f: (b: Batch) => Int32Array | Int8Array | undefined) =>
+    batches.flatMap((b) => [...(f(b) ?? [])]);
+  return {
+    users: column((b) => b.users),
+    items: column((b) => b.items),
+    labels: column((b) => b.labels),
+    negItems: column((b) => b.negItems),
+  };
+}
+
+Deno.test("a run delivers batches of its schema and negative sampling", async (t) => {
+  const cases = [
+    { schema: "pairs", negative_sampling: "exact" },
+    { schema: "pairs", negative_sampling: "uniform" },
+    { schema: "triples", negative_sampling: "exact" },
+    { schema: "triples", negative_sampling: "uniform" },
+  ] as const;
+  for (const c of cases) {
+    await t.step(`${c.schema}, ${c.negative_sampling} negatives`, async () => {
+      await withTempDir(async (cache) => {
+        const options = standaloneOptions(cache);
+        const settings = { ...options.settings, ...c, num_neg: 3 };
+        const { positives } = options;
+        const { batches, schemas } = await runAll(cache, { settings });
+        assert.deepEqual(schemas, [c.schema, c.schema, c.schema, c.schema]);
+        // Batches of exactly 8; only the run's last may be short.
+        assert.ok(batches.slice(0, -1).every((b) => b.size === 8 && b.users.length === 8));
+        const all = concat(batches);
+        const perPositive = c.schema === "pairs" ? 4 : 3;
+        assert.equal(all.users.length, positives.items.length * perPositive * 4);
+        const triples = c.schema === "triples";
+        assert.ok(batches.every((b) => (b.negItems !== undefined) === triples));
+        assert.ok(batches.every((b) => (b.labels !== undefined) === !triples));
+        // How often a negative is one of the user's training positives.
+        let positiveNegatives = 0;
+        for (let i = 0; i < all.users.length; i++) {
+          const u = all.users[i];
+          const row = positives.items.subarray(positives.offsets[u], positives.offsets[u + 1]);
+          if (triples) {
+            assert.ok(row.includes(all.items[i]));
+            if (row.includes(all.negItems[i])) positiveNegatives++;
+          } else if (all.labels[i] === 0 && row.includes(all.items[i])) positiveNegatives++;
+        }
+        // 30 users with up to 5 of 25 items: uniform draws hit positives about 12% of the time.
+        if (c.negative_sampling === "exact") assert.equal(positiveNegatives, 0);
+        else assert.ok(positiveNegatives > 0, "uniform negatives never hit a positive");
+      });
+    });
+  }
+});
+
+Deno.test("chunked delivery gives the same examples in the same order, in whole batches", async (t) => {
+  for (const schema of ["pairs", "triples"] as const) {
+    await withTempDir(async (cache) => {
+      const options = standaloneOptions(cache);
+      const settings = { ...options.settings, schema, num_neg: 2 };
+      const plain = await runAll(cache, { settings });
+      for (const chunkSize of [1, 20, 24, Infinity]) {
+        await t.step(`${schema}, chunkSize ${chunkSize}`, async () => {
+          const chunked = await runAll(cache, { settings, chunkSize });
+          assert.deepEqual(concat(chunked.batches), concat(plain.batches));
+          // Whole batches of 8: 1 → 8, 20 → 16, 24 → 24; Infinity → whole shards.
+          const step = chunkSize === Infinity ? Infinity : Math.max(8, chunkSize - (chunkSize % 8));
+          const sizes = chunked.batches.map((b) => b.size);
+          assert.ok(sizes.every((size) => size <= step && size > 0), `${sizes}`);
+          if (chunkSize !== Infinity) {
+            // Every chunk full but a cycle's last (the run's last may be short).
+            assert.ok(sizes.filter((size) => size !== step).length <= 4, `${sizes}`);
+          } else {
+            // One chunk per shard: each cycle's few hundred examples are one shard.
+            assert.equal(sizes.length, 4);
+          }
+          assert.ok(sizes.slice(0, -1).every((size) => size % 8 === 0), `${sizes}`);
+        });
+      }
+    });
+  }
+});
+
+Deno.test("a pipeline refuses a chunk size that is not a positive integer", async () => {
+  await withTempDir(async (cache) => {
+    for (const chunkSize of [0, 2.5, NaN, -1]) {
+      await assert.rejects(
+        startDataPipeline(standaloneOptions(cache, { chunkSize })),
+        new RegExp(`Cannot deliver chunks of ${chunkSize} examples: need a positive integer`),
+      );
+    }
+  });
+});
+
+Deno.test("a ready.json of another schema than the flagfile's is refused, naming both", async () => {
+  await withTempDir(async (cache) => {
+    const options = standaloneOptions(cache);
+    let ready = "";
+    let flagfile = "";
+    const pipeline = await startDataPipeline({
+      ...options,
+      settings: { ...options.settings, schema: "triples" },
+      // A generator that writes pairs whatever the flagfile says.
+      onStandalone: (_, info) => {
+        flagfile = info.flagfile;
+        const dir = join(dirname(info.flagfile), "training_cycles", "cycle_00000");
+        ready = join(dir, "ready.json");
+        (async () => {
+          await Deno.mkdir(dir, { recursive: true });
+          await writeFileAtomic(info.heartbeat, "fake 1\n");
+          await writeFileAtomic(
+            ready,
+            JSON.stringify({
+              cycle: 0,
+              schema: "pairs",
+              batch_size: 8,
+              batch_count: 0,
+              example_count: 0,
+              shards: [],
+              shard_rows: [],
+            }),
+          );
+        })();
+      },
+    });
+    try {
+      await assert.rejects(
+        async () => {
+          for await (const _ of pipeline.cycles()) { /* refused before the first */ }
+        },
+        (e: Error) =>
+          e instanceof SyntaxError &&
+          e.message.startsWith(`Cannot read ${ready}: its shards hold pairs`) &&
+          e.message.includes(`flagfile ${flagfile} asks for triples`),
+      );
+    } finally {
+      await pipeline.close({ success: false });
     }
   });
 });

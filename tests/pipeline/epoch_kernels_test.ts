@@ -3,6 +3,7 @@ import {
   countBuckets,
   fillBuckets,
   shuffleBucket,
+  shuffleTripleBucket,
   wordBelow,
 } from "../../lib/pipeline/epoch_kernels.ts";
 import { Prng } from "../../lib/random/prng.ts";
@@ -189,6 +190,88 @@ Deno.test("shuffleBucket() draws every permutation equally often", () => {
     counts.set(key, (counts.get(key) ?? 0) + 1);
     assert.equal(packed[0], 9);
     assert.equal(packed[10], 9);
+  }
+  assert.equal(counts.size, 24);
+  assert.ok(chiSquareOk([...counts.values()], 1000), `${[...counts.values()]}`);
+});
+
+Deno.test("fillBuckets() writes numNeg triples per positive, with exact or uniform negatives", async (t) => {
+  // 20 items; user 0 has all but {3, 11, 17} (bisection), user 1 has {0, 5} (rejection).
+  const most = [...Array(20).keys()].filter((i) => ![3, 11, 17].includes(i));
+  const positives = {
+    offsets: Int32Array.of(0, most.length, most.length + 2),
+    items: Int32Array.from([...most, 0, 5]),
+  };
+  for (const sampling of ["exact", "uniform"] as const) {
+    await t.step(`${sampling} negatives`, () => {
+      const numNeg = 300;
+      const n = positives.items.length * numNeg;
+      const packed = new Int32Array(3 * n).fill(-1);
+      fillBuckets(positives, packed, {
+        userStart: 0,
+        userEnd: 2,
+        numItems: 20,
+        numNeg,
+        cursor: Int32Array.of(0),
+        negativePrng: new Prng(3),
+        bucketPrng: new Prng(4),
+        schema: "triples",
+        sampling,
+      });
+      const times = new Map<string, number>();
+      const negatives = [new Set<number>(), new Set<number>()];
+      for (let i = 0; i < n; i++) {
+        const [u, item, negative] = packed.subarray(3 * i, 3 * i + 3);
+        const row = [...positives.items.subarray(positives.offsets[u], positives.offsets[u + 1])];
+        assert.ok(row.includes(item), `(${u}, ${item}) is not a positive`);
+        times.set(`${u},${item}`, (times.get(`${u},${item}`) ?? 0) + 1);
+        negatives[u].add(negative);
+      }
+      assert.equal(times.size, positives.items.length);
+      assert.ok([...times.values()].every((x) => x === numNeg));
+      if (sampling === "exact") {
+        assert.deepEqual([...negatives[0]].sort((a, b) => a - b), [3, 11, 17]);
+        assert.ok(!negatives[1].has(0) && !negatives[1].has(5) && negatives[1].size === 18);
+      } else {
+        // All 20 items, positives included, for both users.
+        assert.equal(negatives[0].size, 20);
+        assert.equal(negatives[1].size, 20);
+      }
+    });
+  }
+});
+
+Deno.test("fillBuckets() refuses triples without negatives", () => {
+  const positives = { offsets: Int32Array.of(0, 1), items: Int32Array.of(0) };
+  assert.throws(
+    () =>
+      fillBuckets(positives, new Int32Array(3), {
+        userStart: 0,
+        userEnd: 1,
+        numItems: 2,
+        numNeg: 0,
+        cursor: Int32Array.of(0),
+        negativePrng: new Prng(1),
+        bucketPrng: new Prng(2),
+        schema: "triples",
+      }),
+    /Cannot make triples with 0 negatives per positive/,
+  );
+});
+
+Deno.test("shuffleTripleBucket() draws every permutation equally often and keeps triples whole", () => {
+  // 4 triples: 24 permutations, 24 000 shuffles.
+  const counts = new Map<string, number>();
+  const out = { users: new Int32Array(6), items: new Int32Array(6), negItems: new Int32Array(6) };
+  for (let s = 0; s < 24000; s++) {
+    const packed = Int32Array.of(9, 9, 9, 0, 10, 20, 1, 11, 21, 2, 12, 22, 3, 13, 23, 9, 9, 9);
+    shuffleTripleBucket(packed, out, { start: 1, end: 5, prng: new Prng(s) });
+    const users = out.users.subarray(1, 5);
+    assert.deepEqual([...out.items.subarray(1, 5)], [...users].map((u) => u + 10));
+    assert.deepEqual([...out.negItems.subarray(1, 5)], [...users].map((u) => u + 20));
+    const key = users.join();
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    assert.deepEqual([...packed.subarray(0, 3), ...packed.subarray(15)], [9, 9, 9, 9, 9, 9]);
   }
   assert.equal(counts.size, 24);
   assert.ok(chiSquareOk([...counts.values()], 1000), `${[...counts.values()]}`);

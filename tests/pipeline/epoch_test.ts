@@ -7,18 +7,55 @@ import {
   inlineRunner,
   makeEpoch,
 } from "../../lib/pipeline/epoch.ts";
-import { nthNonPositive, type Positives } from "../../lib/pipeline/epoch_kernels.ts";
+import {
+  type ExampleColumns,
+  nthNonPositive,
+  type Positives,
+} from "../../lib/pipeline/epoch_kernels.ts";
 import { startEpochWorkers } from "../../lib/pipeline/epoch_workers.ts";
+import type { NegativeSampling, ShardSchema } from "../../lib/flags/specs.ts";
 import { Prng } from "../../lib/random/prng.ts";
 import { randomPositives } from "./_fixtures.ts";
 
-function context(positives: Positives, numItems: number, numNeg: number, seed = 7): EpochContext {
-  const layout = epochLayout(positives, { numItems, numNeg });
-  return { layout, buffers: allocateEpochBuffers(positives, layout), seed };
+function context<S extends ShardSchema = "pairs">(
+  positives: Positives,
+  o: {
+    numItems: number;
+    numNeg: number;
+    seed?: number;
+    schema?: S;
+    negativeSampling?: NegativeSampling | undefined;
+  },
+): EpochContext<S> {
+  const layout = epochLayout(positives, o);
+  return { layout, buffers: allocateEpochBuffers(positives, layout), seed: o.seed ?? 7 };
 }
 
-function copy(c: { users: Int32Array; items: Int32Array; labels: Int8Array }) {
-  return { users: c.users.slice(), items: c.items.slice(), labels: c.labels.slice() };
+function copy<C extends ExampleColumns>(c: C): C {
+  return Object.fromEntries(
+    Object.entries(c).map(([k, v]) => [k, (v as Int32Array).slice()]),
+  ) as unknown as C;
+}
+
+/** SHA-256 of the columns' bytes, in order, as hex. */
+async function sha256(...arrays: ArrayBufferView[]): Promise<string> {
+  const all = new Uint8Array(arrays.reduce((n, a) => n + a.byteLength, 0));
+  let at = 0;
+  for (const a of arrays) {
+    all.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
+    at += a.byteLength;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Whether chi-square of `counts` against `expected` each stays below z = 4 (Wilson–Hilferty). */
+function chiSquareOk(counts: ArrayLike<number>, expected: ArrayLike<number>): boolean {
+  let chi = 0;
+  for (let i = 0; i < counts.length; i++) chi += (counts[i] - expected[i]) ** 2 / expected[i];
+  const df = counts.length - 1;
+  const z = (Math.cbrt(chi / df) - (1 - 2 / (9 * df))) / Math.sqrt(2 / (9 * df));
+  return z < 4;
 }
 
 Deno.test("nthNonPositive() enumerates exactly the items a user has no positive for", () => {
@@ -40,7 +77,7 @@ Deno.test("nthNonPositive() enumerates exactly the items a user has no positive 
 Deno.test("an epoch holds every positive once and numNeg true negatives per positive", async () => {
   const numItems = 300;
   const positives = randomPositives(2, { numUsers: 700, numItems, maxPerUser: 290 });
-  const ctx = context(positives, numItems, 4);
+  const ctx = context(positives, { numItems, numNeg: 4 });
   const epoch = await makeEpoch(ctx, inlineRunner(ctx), 0);
   const n = ctx.layout.size;
   assert.equal(n, positives.items.length * 5);
@@ -72,7 +109,7 @@ Deno.test("an epoch holds every positive once and numNeg true negatives per posi
 Deno.test("epochs are shuffled as a whole and get fresh negatives", async () => {
   const numItems = 500;
   const positives = randomPositives(3, { numUsers: 4000, numItems, maxPerUser: 30 });
-  const ctx = context(positives, numItems, 4);
+  const ctx = context(positives, { numItems, numNeg: 4 });
   assert.ok(ctx.layout.numBuckets > 1, "the test needs several shuffle buckets");
   const first = copy(await makeEpoch(ctx, inlineRunner(ctx), 0));
   const second = copy(await makeEpoch(ctx, inlineRunner(ctx), 1));
@@ -97,7 +134,7 @@ Deno.test("epochs are shuffled as a whole and get fresh negatives", async () => 
 Deno.test("negatives are uniform over the items a user has not interacted with", async () => {
   // One user with positives {0, 1}; 8 candidate items.
   const positives = { offsets: Int32Array.of(0, 2), items: Int32Array.of(0, 1) };
-  const ctx = context(positives, 10, 4000);
+  const ctx = context(positives, { numItems: 10, numNeg: 4000 });
   const epoch = await makeEpoch(ctx, inlineRunner(ctx), 0);
   const counts = new Float64Array(10);
   for (let i = 0; i < epoch.items.length; i++) if (epoch.labels[i] === 0) counts[epoch.items[i]]++;
@@ -112,7 +149,7 @@ Deno.test("the same seed gives the same epoch bytes with 0, 1 and 2 workers", as
   const positives = randomPositives(4, { numUsers: 3000, numItems, maxPerUser: 40 });
   const results = [];
   for (const workers of [0, 1, 2]) {
-    const ctx = context(positives, numItems, 4, 11);
+    const ctx = context(positives, { numItems, numNeg: 4, seed: 11 });
     const runner = workers === 0 ? inlineRunner(ctx) : startEpochWorkers(ctx, workers);
     try {
       results.push(copy(await makeEpoch(ctx, runner, 3)));
@@ -123,19 +160,19 @@ Deno.test("the same seed gives the same epoch bytes with 0, 1 and 2 workers", as
   assert.ok(results[0].users.length > BUCKET_SIZE);
   assert.deepEqual(results[1], results[0]);
   assert.deepEqual(results[2], results[0]);
-  const other = context(positives, numItems, 4, 12);
+  const other = context(positives, { numItems, numNeg: 4, seed: 12 });
   assert.notDeepEqual(copy(await makeEpoch(other, inlineRunner(other), 3)).items, results[0].items);
 });
 
 Deno.test("workers that start the next epoch ahead give the same epochs in any order", async () => {
   const numItems = 600;
   const positives = randomPositives(5, { numUsers: 2000, numItems, maxPerUser: 40 });
-  const inline = context(positives, numItems, 4, 13);
+  const inline = context(positives, { numItems, numNeg: 4, seed: 13 });
   const expected = new Map<number, ReturnType<typeof copy>>();
   for (const e of [2, 3, 4, 5]) {
     expected.set(e, copy(await makeEpoch(inline, inlineRunner(inline), e)));
   }
-  const ctx = context(positives, numItems, 4, 13);
+  const ctx = context(positives, { numItems, numNeg: 4, seed: 13 });
   const pool = startEpochWorkers(ctx, 2);
   try {
     // 3 then 4 (made ahead), then 2 and 2 again (not the one made ahead), then 5 twice.
@@ -152,7 +189,7 @@ Deno.test("an example's place in the epoch does not depend on its place in canon
   // over the whole epoch, across buckets: no correlation with position.
   const numItems = 400;
   const positives = randomPositives(6, { numUsers: 6000, numItems, maxPerUser: 30 });
-  const ctx = context(positives, numItems, 4, 3);
+  const ctx = context(positives, { numItems, numNeg: 4, seed: 3 });
   assert.ok(ctx.layout.numBuckets >= 4, `${ctx.layout.numBuckets} buckets`);
   const epoch = await makeEpoch(ctx, inlineRunner(ctx), 0);
   const n = ctx.layout.size;
@@ -187,5 +224,125 @@ Deno.test("epochLayout() refuses epochs beyond 2^31 - 1 examples", () => {
         numNeg: 4,
       }),
     RangeError,
+  );
+});
+
+Deno.test("pairs with exact negatives keep the bytes they had before triples existed", async () => {
+  // The hash of this epoch as the generator made it before issue 13.
+  const positives = randomPositives(4, { numUsers: 300, numItems: 80, maxPerUser: 70 });
+  for (const negativeSampling of [undefined, "exact"] as const) {
+    const ctx = context(positives, { numItems: 80, numNeg: 4, seed: 11, negativeSampling });
+    const epoch = await makeEpoch(ctx, inlineRunner(ctx), 3);
+    assert.equal(ctx.layout.size, 55050);
+    assert.equal(
+      await sha256(epoch.users, epoch.items, epoch.labels),
+      "5b18326e3ea80c399cbfd82d136a702693ca23465c2e104e3b914d725c58dc16",
+    );
+  }
+});
+
+Deno.test("a triples epoch holds every positive numNeg times, each with its own exact negative", async (t) => {
+  // Users with up to 290 of 300 items: both the rejection and the bisection paths.
+  const numItems = 300;
+  const positives = randomPositives(2, { numUsers: 700, numItems, maxPerUser: 290 });
+  for (const numNeg of [1, 4]) {
+    await t.step(`${numNeg} negatives per positive`, async () => {
+      const ctx = context(positives, { numItems, numNeg, schema: "triples" });
+      const epoch = await makeEpoch(ctx, inlineRunner(ctx), 0);
+      const n = ctx.layout.size;
+      assert.equal(n, positives.items.length * numNeg);
+      assert.equal(epoch.labels, undefined);
+      assert.equal(epoch.negItems.length, n);
+      const times = new Int32Array(positives.items.length);
+      for (let i = 0; i < n; i++) {
+        const u = epoch.users[i];
+        const row = positives.items.subarray(positives.offsets[u], positives.offsets[u + 1]);
+        const at = row.indexOf(epoch.items[i]);
+        assert.ok(at >= 0, `(${u}, ${epoch.items[i]}) is not a training positive`);
+        times[positives.offsets[u] + at]++;
+        const negative = epoch.negItems[i];
+        assert.ok(negative >= 0 && negative < numItems);
+        assert.equal(row.indexOf(negative), -1, `negative (${u}, ${negative}) is a positive`);
+      }
+      assert.ok(times.every((x) => x === numNeg), "a positive not exactly numNeg times");
+    });
+  }
+});
+
+Deno.test("triples epochs are shuffled, get fresh negatives, and are the same bytes with 0, 1 and 2 workers", async () => {
+  const numItems = 800;
+  const positives = randomPositives(4, { numUsers: 3000, numItems, maxPerUser: 40 });
+  const results = [];
+  for (const workers of [0, 1, 2]) {
+    const ctx = context(positives, { numItems, numNeg: 4, seed: 11, schema: "triples" });
+    const runner = workers === 0 ? inlineRunner(ctx) : startEpochWorkers(ctx, workers);
+    try {
+      results.push(copy(await makeEpoch(ctx, runner, 3)));
+      if (workers === 0) results.push(copy(await makeEpoch(ctx, runner, 4)));
+    } finally {
+      if ("close" in runner) (runner as { close(): void }).close();
+    }
+  }
+  const [first, next, one, two] = results;
+  assert.ok(first.users.length > BUCKET_SIZE);
+  assert.deepEqual(one, first);
+  assert.deepEqual(two, first);
+  // Epoch 4 pairs other negatives with the positives, in another order.
+  assert.notDeepEqual(next.negItems, first.negItems);
+  assert.notDeepEqual(next.users, first.users);
+  // The first tenth of the epoch holds users from all over.
+  const firstTenth = new Set(first.users.subarray(0, Math.floor(first.users.length / 10)));
+  assert.ok(firstTenth.size > 2500, `only ${firstTenth.size} users in the first tenth`);
+});
+
+Deno.test("uniform negatives are drawn from all items, the user's positives included", async (t) => {
+  // One user with positives {0, 1} of 10 items: 8000 negatives per positive.
+  const positives = { offsets: Int32Array.of(0, 2), items: Int32Array.of(0, 1) };
+  for (const schema of ["pairs", "triples"] as const) {
+    await t.step(schema, async () => {
+      const ctx = context(positives, {
+        numItems: 10,
+        numNeg: 8000,
+        seed: 5,
+        schema,
+        negativeSampling: "uniform",
+      });
+      const epoch: ExampleColumns = await makeEpoch(ctx, inlineRunner(ctx), 0);
+      const counts = new Float64Array(10);
+      let positivesSeen = 0;
+      for (let i = 0; i < epoch.users.length; i++) {
+        if (epoch.labels !== undefined) {
+          if (epoch.labels[i] === 1) positivesSeen++;
+          else counts[epoch.items[i]]++;
+        } else {
+          assert.ok(epoch.items[i] === 0 || epoch.items[i] === 1);
+          counts[epoch.negItems[i]]++;
+        }
+      }
+      if (schema === "pairs") assert.equal(positivesSeen, 2);
+      assert.equal(counts.reduce((a, b) => a + b), 16000);
+      assert.ok(counts[0] > 0 && counts[1] > 0, "the user's positives are never drawn");
+      assert.ok(chiSquareOk(counts, new Float64Array(10).fill(1600)), `counts ${counts}`);
+    });
+  }
+});
+
+Deno.test("uniform sampling serves a user with a positive for every item, which exact refuses", async () => {
+  const positives = { offsets: Int32Array.of(0, 3), items: Int32Array.of(0, 1, 2) };
+  const uniform = context(positives, { numItems: 3, numNeg: 2, negativeSampling: "uniform" });
+  const epoch = await makeEpoch(uniform, inlineRunner(uniform), 0);
+  assert.equal(epoch.users.length, 9);
+  const exact = context(positives, { numItems: 3, numNeg: 2 });
+  await assert.rejects(
+    () => makeEpoch(exact, inlineRunner(exact), 0),
+    /Cannot sample negatives for user 0: they have a positive for every item/,
+  );
+});
+
+Deno.test("epochLayout() refuses triples without negatives", () => {
+  const positives = { offsets: Int32Array.of(0, 1), items: Int32Array.of(0) };
+  assert.throws(
+    () => epochLayout(positives, { numItems: 3, numNeg: 0, schema: "triples" }),
+    /Cannot make triples with 0 negatives per positive: need at least 1/,
   );
 });

@@ -47,8 +47,18 @@ function loopWith(hrs: number[], options: Partial<ModelLoopOptions> = {}) {
       spillover: true,
     },
     prngState: new Uint32Array(4),
-    evaluate: () =>
-      Promise.resolve({ hr: hrs[next], ndcg: hrs[next++] / 2, users: 30, seconds: 0 }),
+    evaluate: () => {
+      const hr = hrs[next++];
+      return Promise.resolve({
+        hr,
+        ndcg: hr / 2,
+        users: 30,
+        mrr: hr / 3,
+        protocol: "sampled" as const,
+        byK: [{ k: 10, hr, ndcg: hr / 2 }],
+        seconds: 0,
+      });
+    },
     ...options,
   });
 }
@@ -100,4 +110,41 @@ Deno.test("metrics rows carry the run id and seed, and cycles count from 1 as ep
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("with a validation split, the validation item selects the best epoch and both are recorded", async () => {
+  const { dataset: withValid } = await loadDataset({
+    dataset: "synthetic",
+    seed: 1,
+    syntheticUsers: 30,
+    syntheticItems: 60,
+    numEvalNegatives: 20,
+    validation: true,
+  });
+  // test HR rises, validation HR falls after epoch 1: patience 1 stops at epoch 2.
+  const seq = { test: [0.2, 0.3, 0.4], validation: [0.5, 0.4, 0.3] };
+  const at = { test: 0, validation: 0 };
+  const lines: string[] = [];
+  const loop = loopWith([], {
+    dataset: withValid,
+    patience: 1,
+    print: (l) => lines.push(l),
+    evaluate: (_m, which) => {
+      const hr = seq[which][at[which]++];
+      return Promise.resolve({
+        hr,
+        ndcg: hr / 2,
+        users: 30,
+        mrr: hr / 3,
+        protocol: "sampled" as const,
+        byK: [{ k: 10, hr, ndcg: hr / 2 }],
+        seconds: 0,
+      });
+    },
+  });
+  assert.equal(await loop.endCycle(cycle(0)), false);
+  assert.equal(await loop.endCycle(cycle(1)), true);
+  assert.deepEqual(loop.history.map((r) => [r.hr, r.valid?.hr]), [[0.2, 0.5], [0.3, 0.4]]);
+  assert.match(lines[0], /valid HR@10 0\.5000/);
+  assert.match(lines.at(-1)!, /validation HR@10 has not improved/);
 });

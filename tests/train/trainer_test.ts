@@ -42,7 +42,7 @@ Deno.test("the training loop receives every positive once per epoch, true negati
                   const u = batch.users[i];
                   const row = d.trainItems.subarray(d.trainOffsets[u], d.trainOffsets[u + 1]);
                   const at = row.indexOf(batch.items[i]);
-                  if (batch.labels[i] === 1) positives[d.trainOffsets[u] + at]++;
+                  if (batch.labels![i] === 1) positives[d.trainOffsets[u] + at]++;
                   else {
                     negatives++;
                     if (at >= 0) badNegatives++;
