@@ -206,13 +206,20 @@ export async function runTrainer(
 }
 
 /**
- * Saves the run's effective flags as `<model_dir>/flags`; on `--overwrite`,
- * first drops the replaced run's best checkpoint.
+ * Saves the run's effective flags as `<model_dir>/flags` (and in `best/`
+ * when the best checkpoint is kept); on `--overwrite`, first drops the
+ * replaced run's best checkpoint.
  */
 async function _saveRunFlags(flags: TrainerFlags, seed: number): Promise<void> {
   const dir = flags.model_dir!;
   if (flags.overwrite) await Deno.remove(join(dir, BEST_DIR), { recursive: true }).catch(() => {});
-  await writeFileAtomic(join(dir, RUN_FLAGFILE), formatRunFlagfile(flags, { seed }));
+  const text = formatRunFlagfile(flags, { seed });
+  await writeFileAtomic(join(dir, RUN_FLAGFILE), text);
+  if (flags.keep_best || flags.patience !== undefined) {
+    // The best checkpoint's folder is a model folder too (evaluate, show, recommend).
+    await Deno.mkdir(join(dir, BEST_DIR), { recursive: true });
+    await writeFileAtomic(join(dir, BEST_DIR, RUN_FLAGFILE), text);
+  }
 }
 
 function _protocolText(flags: TrainerFlags, dataset: Dataset): string {
