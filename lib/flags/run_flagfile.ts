@@ -124,16 +124,9 @@ export function parseTrainerArgs(
   const given = parseFlags(argv, TRAINER_FLAGS, options);
   const dir = given.values.model_dir;
   if (given.help || !given.values.resume || dir === undefined) return given;
-  const path = join(dir, RUN_FLAGFILE);
-  let text: string;
-  try {
-    text = options.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return given; // a run from before run flagfiles
-    throw new UsageError(`Cannot read the run's flags ${path}: ${(e as Error).message}`);
-  }
-  const reader = { readTextFile: (p: string) => (p === path ? text : options.readTextFile(p)) };
-  const saved = parseFlags([`--flagfile=${path}`], TRAINER_FLAGS, reader);
+  const run = _readRunFlags(dir, options);
+  if (run === undefined) return given; // a run from before run flagfiles
+  const { path, reader, saved } = run;
   for (const name of RESUME_MUST_AGREE) {
     if (!given.set.has(name)) continue;
     const want = formatFlagValue(given.values[name]);
@@ -191,22 +184,31 @@ export function parseEvaluateArgs(
   if (dir === undefined) {
     throw new UsageError("Cannot run without --model_dir: the flag is required");
   }
-  const path = join(dir, RUN_FLAGFILE);
-  let text: string;
-  try {
-    text = options.readTextFile(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) {
-      throw new UsageError(`Cannot read the run's flags ${path}: ${(e as Error).message}`);
-    }
+  const run = _readRunFlags(dir, options);
+  if (run === undefined) {
     // A run from before run flagfiles: the data flags must be given.
     return { ...given, sameData: !_DATA_DEFINING.some((name) => given.set.has(name)) };
   }
-  const reader = { readTextFile: (p: string) => (p === path ? text : options.readTextFile(p)) };
-  const saved = parseFlags([`--flagfile=${path}`], TRAINER_FLAGS, reader);
+  const { path, reader, saved } = run;
   const sameData = _DATA_DEFINING.every((name) =>
     !given.set.has(name) ||
     formatFlagValue(given.values[name]) === formatFlagValue(saved.values[name])
   );
   return { ...parseFlags([`--flagfile=${path}`, ...argv], TRAINER_FLAGS, reader), sameData };
+}
+
+/** The run flagfile in `dir`, parsed, with a reader that serves it; undefined when absent. */
+function _readRunFlags(dir: string, options: { readTextFile: (path: string) => string }) {
+  const path = join(dir, RUN_FLAGFILE);
+  let text: string;
+  try {
+    text = options.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw new UsageError(`Cannot read the run's flags ${path}: ${(e as Error).message}`);
+  }
+  const reader = { readTextFile: (p: string) => (p === path ? text : options.readTextFile(p)) };
+  return { path, reader, saved: parseFlags([`--flagfile=${path}`], TRAINER_FLAGS, reader) };
 }

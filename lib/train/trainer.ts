@@ -22,6 +22,7 @@ import { popularityScorer } from "../eval/popularity.ts";
 import type { Model } from "../model/model.ts";
 import { buildModel, modelConfig } from "../model/registry.ts";
 import { lossByName } from "../model/loss.ts";
+import type { ProgressState } from "../report/progress_line.ts";
 import { evaluationView } from "../data/validation_split.ts";
 import { buildOptimizer } from "../optim/optimizers.ts";
 import { Prng } from "../random/prng.ts";
@@ -44,15 +45,7 @@ import { applyPretraining, loadPretrained } from "./pretrain.ts";
 export const MODEL_INIT_STREAM = 0x4d4f444c;
 
 /** Progress within a cycle, for a terminal progress bar. */
-export interface TrainingProgress {
-  cycle: number;
-  numCycles: number;
-  batches: number;
-  batchCount: number;
-  examplesPerSecond: number;
-  /** Seconds left in the whole run (evaluations included) at this session's pace so far. */
-  etaSeconds: number;
-}
+export type TrainingProgress = ProgressState;
 
 /** Options of {@linkcode runTrainer}. */
 export interface TrainerOptions {
