@@ -194,6 +194,16 @@ export interface Kernels {
     dst: Float32Array,
     options: { count: number; width: number; at: number; to?: number; from?: number },
   ): void;
+  /**
+   * `out[r·w + j] = max(src[r·w + j] + row[j], 0)` (NaN to 0) for `r < count`,
+   * `w = row.length`: the first MLP layer of a tile of items for one user.
+   */
+  addReluRows(
+    src: Float32Array,
+    row: Float32Array,
+    out: Float32Array,
+    options: { count: number },
+  ): void;
   /** The fused candidate scoring (see {@linkcode ScoreRowsOptions}). */
   scoreRows(items: Int32Array, options: ScoreRowsOptions): void;
   /** One Adam update of `[start, end)` in float32; zeroes those gradients. */

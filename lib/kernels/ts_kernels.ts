@@ -161,6 +161,16 @@ export const tsKernels: Kernels = {
     else for (let j = 0; j < out; j++) biasGrad[j] = sums[j];
   },
 
+  addReluRows(src: Float32Array, row: Float32Array, out: Float32Array, o: { count: number }): void {
+    const w = row.length;
+    for (let r = 0; r < o.count; r++) {
+      for (let j = 0; j < w; j++) {
+        const x = Math.fround(src[r * w + j] + row[j]);
+        out[r * w + j] = x > 0 ? x : 0;
+      }
+    }
+  },
+
   relu(values: Float32Array, length: number): void {
     for (let i = 0; i < length; i++) if (values[i] < 0) values[i] = 0;
   },

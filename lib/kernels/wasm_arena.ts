@@ -130,6 +130,8 @@ export interface WasmKernels {
     penalty: number,
     loss: number,
   ): number;
+  /** Rows of `dim` bytes: `out = max(src + vec, 0)` (NaN to 0), contiguous. */
+  add_relu_rows(src: number, vec: number, out: number, rows: number, dim: number): void;
   /** Element-wise products of `rows` rows of `cols` bytes, strided. */
   mul_rows(
     x: number,

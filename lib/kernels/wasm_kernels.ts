@@ -105,6 +105,26 @@ export function makeWasmKernels(
       }
     },
 
+    addReluRows(
+      src: Float32Array,
+      row: Float32Array,
+      out: Float32Array,
+      o: { count: number },
+    ): void {
+      const arena = wasmArenaOf(src);
+      if (arena !== undefined && arena.owns(row, out)) {
+        arena.kernels.add_relu_rows(
+          src.byteOffset,
+          row.byteOffset,
+          out.byteOffset,
+          o.count,
+          row.length * 4,
+        );
+      } else {
+        ts.addReluRows(src, row, out, o);
+      }
+    },
+
     relu(values: Float32Array, length: number): void {
       const arena = wasmArenaOf(values);
       if (arena !== undefined && length <= values.length) {

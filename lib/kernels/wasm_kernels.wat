@@ -748,6 +748,51 @@
     (f32.store (local.get $gb) (local.get $b))
     (local.get $loss))
 
+  ;; out row r = max(src row r + vec, 0) for r < rows, rows of $dim bytes, contiguous.
+  (func (export "add_relu_rows") (param $src i32) (param $vec i32) (param $out i32) (param $rows i32) (param $dim i32)
+    (local $end i32) (local $z v128)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local $v4 v128) (local $v5 v128) (local $v6 v128) (local $v7 v128) (local $x v128)
+    (local.set $end (i32.add (local.get $src) (i32.mul (local.get $rows) (local.get $dim))))
+    (if (i32.eq (local.get $dim) (i32.const 128))
+      (then
+        (local.set $v0 (v128.load offset=0 (local.get $vec)))
+        (local.set $v1 (v128.load offset=16 (local.get $vec)))
+        (local.set $v2 (v128.load offset=32 (local.get $vec)))
+        (local.set $v3 (v128.load offset=48 (local.get $vec)))
+        (local.set $v4 (v128.load offset=64 (local.get $vec)))
+        (local.set $v5 (v128.load offset=80 (local.get $vec)))
+        (local.set $v6 (v128.load offset=96 (local.get $vec)))
+        (local.set $v7 (v128.load offset=112 (local.get $vec)))
+        (block $d32 (loop $l32
+          (br_if $d32 (i32.ge_u (local.get $src) (local.get $end)))
+          (local.set $x (f32x4.add (v128.load offset=0 (local.get $src)) (local.get $v0)))
+          (v128.store offset=0 (local.get $out) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+          (local.set $x (f32x4.add (v128.load offset=16 (local.get $src)) (local.get $v1)))
+          (v128.store offset=16 (local.get $out) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+          (local.set $x (f32x4.add (v128.load offset=32 (local.get $src)) (local.get $v2)))
+          (v128.store offset=32 (local.get $out) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+          (local.set $x (f32x4.add (v128.load offset=48 (local.get $src)) (local.get $v3)))
+          (v128.store offset=48 (local.get $out) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+          (local.set $x (f32x4.add (v128.load offset=64 (local.get $src)) (local.get $v4)))
+          (v128.store offset=64 (local.get $out) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+          (local.set $x (f32x4.add (v128.load offset=80 (local.get $src)) (local.get $v5)))
+          (v128.store offset=80 (local.get $out) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+          (local.set $x (f32x4.add (v128.load offset=96 (local.get $src)) (local.get $v6)))
+          (v128.store offset=96 (local.get $out) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+          (local.set $x (f32x4.add (v128.load offset=112 (local.get $src)) (local.get $v7)))
+          (v128.store offset=112 (local.get $out) (v128.and (local.get $x) (f32x4.gt (local.get $x) (local.get $z))))
+          (local.set $src (i32.add (local.get $src) (i32.const 128)))
+          (local.set $out (i32.add (local.get $out) (i32.const 128)))
+          (br $l32)))
+        (return)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $src) (local.get $end)))
+      (call $add_relu_row (local.get $src) (local.get $vec) (local.get $out) (local.get $dim))
+      (local.set $src (i32.add (local.get $src) (local.get $dim)))
+      (local.set $out (i32.add (local.get $out) (local.get $dim)))
+      (br $l))))
+
   ;; ---------------------------------------------------------------- GEMM --
   ;; C[i,j] = alpha * sum_p A(i,p) * B(p,j)  (+ C[i,j] when $acc), float32,
   ;; for i < m, j < n, p < k in order; A(i,p) at a + i*sai + p*sap, B(p,j) at

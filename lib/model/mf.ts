@@ -31,6 +31,7 @@
  */
 
 import type { Kernels, MemoryPlan, MfSgdOptions, ScoreRowsOptions } from "../kernels/kernels.ts";
+import type { GemmArgs } from "../kernels/gemm.ts";
 import { dotLanes, MF_SGD_SCRATCH_BYTES } from "../kernels/mf_sgd.ts";
 import { Parameters, type ParameterSpec } from "../kernels/parameters.ts";
 import { checkRowIds, tsKernels } from "../kernels/ts_kernels.ts";
@@ -128,6 +129,11 @@ export class MF implements Model {
   #logitGrad: Float32Array;
   #gradsDirty = false;
   #version = 0;
+  /** scoreUsersAll: `[q_i | b_i | 1]` per item, the user block `[p_u | 1 | b + b_u]`, its product. */
+  #allItemsAug: Float32Array = new Float32Array(0);
+  #allUsersAug: Float32Array = new Float32Array(0);
+  #allVersion = -1;
+  #allGemm: GemmArgs | null = null;
   /** Evaluation: logits of up to numItems candidates (kernel memory), all item ids, the operands. */
   readonly #evalLogits: Float32Array;
   readonly #allItems: Int32Array;
@@ -519,7 +525,9 @@ export class MF implements Model {
   }
 
   /** Nothing to cache: MF scores straight from its tables. */
-  prepareEval(): void {}
+  prepareEval(): void {
+    this.#allVersion = -1;
+  }
 
   /** Scores `count` items (at most numItems) for `user` into `out`. */
   #scoreInto(user: number, items: Int32Array, count: number, out: Float32Array, at: number): void {
@@ -583,7 +591,83 @@ export class MF implements Model {
     }
     this.#scoreInto(user, this.#allItems, numItems, out, 0);
   }
+
+  /**
+   * Logits of each of `users[0..count)` against every item, row-major into
+   * `out[b·numItems + i]`, as one matrix product per block of
+   * {@linkcode _ALL_USERS} users: `[p_u | 1 | b + b_u] · [q_i | b_i | 1]ᵀ`.
+   * Agrees with {@linkcode MF.scoreUserItems} within float32 rounding (the
+   * product groups the sum differently).
+   * @throws {RangeError} on an id outside the table or a short array.
+   */
+  scoreUsersAll(users: Int32Array, options: { out: Float32Array; count?: number }): void {
+    const count = options.count ?? users.length;
+    const out = options.out;
+    const { numUsers, numItems } = this.config;
+    if (
+      !Number.isInteger(count) || count < 0 || users.length < count ||
+      out.length < count * numItems
+    ) {
+      throw new RangeError(
+        `Cannot score every item: count ${count} with ${users.length} users and ${out.length} outputs for ${numItems} items`,
+      );
+    }
+    for (let b = 0; b < count; b++) {
+      if (!(users[b] >= 0 && users[b] < numUsers)) {
+        throw new RangeError(
+          `Cannot score every item: user ${users[b]} is outside [0, ${numUsers})`,
+        );
+      }
+    }
+    const nf = this.#nf;
+    const w = nf + 2;
+    if (this.#allVersion !== this.#version || this.#allGemm === null) {
+      if (this.#allItemsAug.length !== numItems * w) {
+        this.#allItemsAug = new Float32Array(numItems * w);
+        this.#allUsersAug = new Float32Array(_ALL_USERS * w);
+      }
+      const q = this.#allItemsAug;
+      for (let i = 0; i < numItems; i++) {
+        q.set(this.#Q.subarray(i * nf, (i + 1) * nf), i * w);
+        q[i * w + nf] = this.#bi[i];
+        q[i * w + nf + 1] = 1;
+      }
+      this.#allGemm = {
+        transA: false,
+        transB: true,
+        m: 0,
+        n: numItems,
+        k: w,
+        alpha: 1,
+        a: this.#allUsersAug,
+        lda: w,
+        b: q,
+        ldb: w,
+        beta: 0,
+        c: out,
+        ldc: numItems,
+      };
+      this.#allVersion = this.#version;
+    }
+    const a = this.#allUsersAug;
+    const g = this.#allGemm;
+    for (let b0 = 0; b0 < count; b0 += _ALL_USERS) {
+      const nb = Math.min(_ALL_USERS, count - b0);
+      for (let b = 0; b < nb; b++) {
+        const u = users[b0 + b];
+        a.set(this.#P.subarray(u * nf, (u + 1) * nf), b * w);
+        a[b * w + nf] = 1;
+        a[b * w + nf + 1] = Math.fround(this.#b[0] + this.#bu[u]);
+      }
+      g.m = nb;
+      g.c = out.subarray(b0 * numItems);
+      this.kernels.sgemm(g);
+    }
+  }
 }
+
+/** Users per product of {@linkcode MF.scoreUsersAll}. */
+const _ALL_USERS = 64;
 
 /** Row groups of the sparse tensors: user tables share one touched-row set, item tables another. */
 const _USER_ROWS = { sparse: true, rowGroup: "user" } as const;

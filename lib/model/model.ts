@@ -143,6 +143,17 @@ export interface Model {
    */
   scoreUserAll?(user: number, out: Float32Array): void;
   /**
+   * Logits of each of `users[0..count)` against every item, row-major into
+   * `out[b·numItems + i]` (`out` holds at least `count × numItems`): the
+   * full-ranking path through matrix products. Agrees with
+   * {@linkcode Model.scoreUserItems} within float32 rounding; a user's bits
+   * depend only on the weights, the kernel set and the users of its call
+   * (evaluation calls it on blocks of consecutive users starting at
+   * multiples of a fixed size, so every thread gets the same bits).
+   * Absent when the model has no such path.
+   */
+  scoreUsersAll?(users: Int32Array, options: { out: Float32Array; count?: number }): void;
+  /**
    * Sets the weights from trained parts (NeuMF from a GMF and an MLP, the
    * paper's pretraining); absent when the model has no such recipe.
    * @throws {RangeError} naming the part that does not fit.

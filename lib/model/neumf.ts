@@ -173,6 +173,8 @@ export class NeuMF implements Model {
   /** `logits += last activation · output weights of the MLP columns`. */
   #outputGemm: GemmArgs;
   #evalBuf: _Buffers | null = null;
+  /** Buffers of {@linkcode NeuMF.scoreUsersAll}, made on first use. */
+  #all: _AllBuffers | null = null;
 
   /**
    * Builds and initialises a model and its work buffers.
@@ -903,11 +905,278 @@ export class NeuMF implements Model {
     }
     out.set(buf.logits.subarray(0, count));
   }
+
+  /**
+   * Logits of each of `users[0..count)` against every item, row-major into
+   * `out[b·numItems + i]`: the full-ranking path. The GMF term of the whole
+   * block is one product (`(u ⊙ w_gmf)·Qᵀ`); the MLP runs on tiles of
+   * {@linkcode _ALL_TILE} items × up to {@linkcode _ALL_USERS} users: the
+   * cached item shares of the first layer plus each user's share, ReLU
+   * (`scoreRows`), then each further layer as one product over the tile's
+   * rows, the last one feature-major so that the output unit is one product
+   * per user. Agrees with {@linkcode NeuMF.scoreUserItems} within float32
+   * rounding (the products group the sums differently); a user's bits
+   * depend only on the weights, the kernel set and the users of its call.
+   *
+   * @param users User ids.
+   * @param options `out` (at least `count × numItems`); `count` (default `users.length`).
+   * @throws {RangeError} on an id outside the table or a short array.
+   */
+  scoreUsersAll(users: Int32Array, options: { out: Float32Array; count?: number }): void {
+    const count = options.count ?? users.length;
+    const out = options.out;
+    const { numUsers, numItems } = this.config;
+    if (
+      !Number.isInteger(count) || count < 0 || users.length < count || out.length < count * numItems
+    ) {
+      throw new RangeError(
+        `Cannot score every item: count ${count} with ${users.length} users and ${out.length} outputs for ${numItems} items`,
+      );
+    }
+    for (let b = 0; b < count; b++) {
+      if (!(users[b] >= 0 && users[b] < numUsers)) {
+        throw new RangeError(
+          `Cannot score every item: user ${users[b]} is outside [0, ${numUsers})`,
+        );
+      }
+    }
+    if (count === 0) return;
+    if (this.#evalVersion !== this.#version) this.prepareEval();
+    if (this.#mlp && this.#dense.length === 0) {
+      // An MLP without dense layers has no cached shares: the per-user path.
+      const all = this.#allBuffers();
+      for (let b = 0; b < count; b++) {
+        this.scoreUserItems(users[b], all.ids, {
+          out: out.subarray(b * numItems, (b + 1) * numItems),
+          count: numItems,
+        });
+      }
+      return;
+    }
+    const a = this.#allBuffers();
+    const k = this.kernels;
+    const nf = this.#nf;
+    const outKernel = this.#output.params.kernel;
+    out.fill(this.#output.params.bias[0], 0, count * numItems);
+    if (this.#gmf) {
+      // out[b, :] += (P[u_b] ⊙ w_gmf) · Qᵀ, for up to _ALL_GMF_USERS users at a time.
+      const uw = a.uw;
+      const g = a.gmfGemm;
+      for (let b0 = 0; b0 < count; b0 += _ALL_GMF_USERS) {
+        const nb = Math.min(_ALL_GMF_USERS, count - b0);
+        for (let b = 0; b < nb; b++) {
+          const row = users[b0 + b] * nf;
+          for (let j = 0; j < nf; j++) uw[b * nf + j] = this.#mfUserTable[row + j] * outKernel[j];
+        }
+        g.m = nb;
+        g.c = out.subarray(b0 * numItems);
+        k.sgemm(g);
+      }
+    }
+    if (!this.#mlp) return;
+    const layers = this.config.layers;
+    const w1 = layers[1];
+    const dense = this.#dense;
+    const last = dense.length - 1;
+    const lastOut = layers[last + 1];
+    // Each user's share of the first layer, bias included: U[u]·W₀[:half] + b₀.
+    for (let b0 = 0; b0 < count; b0 += _ALL_USERS) {
+      const nb = Math.min(_ALL_USERS, count - b0);
+      for (let b = 0; b < nb; b++) {
+        const up = this.#prepareUserPart(users[b0 + b]);
+        a.userParts.set(up, b * w1);
+      }
+      for (let s = 0; s < numItems; s += _ALL_TILE) {
+        const n = Math.min(_ALL_TILE, numItems - s);
+        const rows = nb * n;
+        const tile = this.#itemPart.subarray(s * w1, (s + n) * w1);
+        for (let b = 0; b < nb; b++) {
+          k.addReluRows(
+            tile,
+            a.userParts.subarray(b * w1, (b + 1) * w1),
+            a.acts[0].subarray(b * n * w1),
+            {
+              count: n,
+            },
+          );
+        }
+        // Hidden layers 1..last-1, row-major: y = relu(x·W + b).
+        for (let l = 1; l < last; l++) {
+          const layer = dense[l];
+          const y = a.acts[l];
+          y.set(a.biasRows[l].subarray(0, rows * layer.outputs));
+          const g = a.rowGemms[l];
+          g.m = rows;
+          k.sgemm(g);
+          k.relu(y, rows * layer.outputs);
+        }
+        // The last hidden layer feature-major: yᵀ = relu(Wᵀ·xᵀ + b), lastOut × rows.
+        let top = a.acts[0];
+        let ldTop = w1; // row-major x: rows × w1, or feature-major yᵀ: lastOut × rows
+        let featureMajor = false;
+        if (last >= 1) {
+          const layer = dense[last];
+          const yT = a.lastT;
+          const bias = layer.params.bias;
+          for (let j = 0; j < lastOut; j++) yT.fill(bias[j], j * rows, (j + 1) * rows);
+          const g = a.lastGemm;
+          g.n = rows;
+          g.ldc = rows;
+          k.sgemm(g);
+          k.relu(yT, rows * lastOut);
+          top = yT;
+          ldTop = rows;
+          featureMajor = true;
+        }
+        // The output unit, per user: out[b, s..s+n) += w_mlp · top_bᵀ.
+        const g = a.outGemm;
+        g.n = n;
+        g.k = lastOut;
+        g.a = outKernel.subarray(nf);
+        g.lda = lastOut;
+        g.transB = !featureMajor;
+        g.ldb = ldTop;
+        g.ldc = n;
+        for (let b = 0; b < nb; b++) {
+          g.b = featureMajor ? top.subarray(b * n) : top.subarray(b * n * w1);
+          g.c = out.subarray((b0 + b) * numItems + s);
+          k.sgemm(g);
+        }
+      }
+    }
+  }
+
+  /** The buffers of {@linkcode NeuMF.scoreUsersAll}, in the model's memory. */
+  #allBuffers(): _AllBuffers {
+    if (this.#all !== null) return this.#all;
+    const numItems = this.config.numItems;
+    const layers = this.config.layers;
+    const nf = this.#nf;
+    const dense = this.#dense;
+    const rows = _ALL_USERS * _ALL_TILE;
+    const idsF = this.#alloc(numItems);
+    const ids = new Int32Array(idsF.buffer, idsF.byteOffset, numItems);
+    for (let i = 0; i < numItems; i++) ids[i] = i;
+    const empty = new Float32Array(0);
+    const w1 = dense.length > 0 ? layers[1] : 0;
+    const last = dense.length - 1;
+    const acts = dense.map((_, l) =>
+      (l < last || l === 0) ? this.#alloc(rows * layers[l + 1]) : empty
+    );
+    const biasRows = dense.map((layer, l) => {
+      if (l === 0 || l >= last) return empty;
+      const r = this.#alloc(rows * layer.outputs);
+      this.kernels.broadcastRows(layer.params.bias, r, { count: rows });
+      return r;
+    });
+    const gemm = (o: Partial<GemmArgs>): GemmArgs => ({
+      transA: false,
+      transB: false,
+      m: 0,
+      n: 0,
+      k: 0,
+      alpha: 1,
+      a: empty,
+      lda: 1,
+      b: empty,
+      ldb: 1,
+      beta: 1,
+      c: empty,
+      ldc: 1,
+      ...o,
+    });
+    const rowGemms = dense.map((layer, l) =>
+      gemm({
+        n: layer.outputs,
+        k: layer.inputs,
+        a: l > 0 ? acts[l - 1] : empty,
+        lda: layer.inputs,
+        b: layer.params.kernel,
+        ldb: layer.outputs,
+        c: acts[l],
+        ldc: layer.outputs,
+      })
+    );
+    const lastT = last >= 1 ? this.#alloc(rows * layers[last + 1]) : empty;
+    const lastGemm = last >= 1
+      ? gemm({
+        transA: true,
+        transB: true,
+        m: layers[last + 1],
+        k: layers[last],
+        a: dense[last].params.kernel,
+        lda: layers[last + 1],
+        b: acts[last - 1],
+        ldb: layers[last],
+        c: lastT,
+      })
+      : gemm({});
+    const uw = this.#alloc(Math.max(1, _ALL_GMF_USERS * nf));
+    this.#all = {
+      ids,
+      uw,
+      userParts: this.#alloc(_ALL_USERS * Math.max(1, w1)),
+      acts,
+      biasRows,
+      rowGemms,
+      lastT,
+      lastGemm,
+      outGemm: gemm({ m: 1 }),
+      gmfGemm: gemm({
+        transB: true,
+        n: numItems,
+        k: Math.max(1, nf),
+        a: uw,
+        lda: Math.max(1, nf),
+        b: this.#mfItemTable,
+        ldb: Math.max(1, nf),
+        ldc: numItems,
+      }),
+      score: {
+        count: 0,
+        gmf: this.#itemPart,
+        gmfStride: Math.max(1, w1),
+        nf: 0,
+        uw: this.#alloc(4),
+        base: 0,
+        logits: this.#alloc(_ALL_TILE),
+        mlp: this.#itemPart,
+        mlpStride: Math.max(1, w1),
+        mlpOffset: 0,
+        width: w1,
+        userPart: empty,
+        act: empty,
+      },
+    };
+    return this.#all;
+  }
 }
 
 /** Row groups of the sparse tensors: user tables share one touched-row set, item tables another. */
 const _USER_ROWS = { sparse: true, rowGroup: "user" } as const;
 const _ITEM_ROWS = { sparse: true, rowGroup: "item" } as const;
+
+/** Items per tile of {@linkcode NeuMF.scoreUsersAll}. */
+const _ALL_TILE = 128;
+/** Users per tile of {@linkcode NeuMF.scoreUsersAll}. */
+const _ALL_USERS = 8;
+/** Users per GMF product of {@linkcode NeuMF.scoreUsersAll}. */
+const _ALL_GMF_USERS = 64;
+
+/** The buffers of {@linkcode NeuMF.scoreUsersAll}. */
+interface _AllBuffers {
+  ids: Int32Array;
+  uw: Float32Array;
+  userParts: Float32Array;
+  acts: Float32Array[];
+  biasRows: Float32Array[];
+  rowGemms: GemmArgs[];
+  lastT: Float32Array;
+  lastGemm: GemmArgs;
+  outGemm: GemmArgs;
+  gmfGemm: GemmArgs;
+  score: ScoreRowsOptions;
+}
 
 /** Candidates per user the evaluation buffers are sized for. */
 const _EVAL_CAPACITY = 1024;
@@ -931,7 +1200,10 @@ function _memoryPlan(
   }
   return {
     floats: 4 * numParams + (capacity + _EVAL_CAPACITY) * sizes.perRow +
-      (sizes.numItems + 1) * (2 * sizes.firstOut + sizes.nf) + 64 * 16,
+      (sizes.numItems + 1) * (2 * sizes.firstOut + sizes.nf) + 64 * 16 +
+      // scoreUsersAll: the ids, two tiles of every layer, the GMF and user shares.
+      sizes.numItems + 2 * _ALL_USERS * _ALL_TILE * sizes.perRow + _ALL_GMF_USERS * sizes.nf +
+      _ALL_USERS * sizes.firstOut + _ALL_TILE + 64,
     scratchBytes: widest * 4 + 64,
     idsBytes: Math.max(capacity, _EVAL_CAPACITY) * 4 + 64,
   };

@@ -106,6 +106,7 @@ export class ModelLoop implements TrainingLoop {
 
   #step: { optimizer: Optimizer; loss?: TrainingLoss };
   #runId = "";
+  #views?: Partial<Record<EvalSplit, Dataset>>;
 
   constructor(options: ModelLoopOptions) {
     this.#options = options;
@@ -157,6 +158,12 @@ export class ModelLoop implements TrainingLoop {
     this.#runId = runId;
   }
 
+  /** The data set as one evaluation sees it, built once. */
+  #view(which: EvalSplit): Dataset {
+    this.#views ??= {};
+    return this.#views[which] ??= evaluationView(this.#options.dataset, which);
+  }
+
   /** Mean training loss of the current cycle so far. */
   get cycleLoss(): number {
     return this.#examples === 0 ? NaN : this.#lossSum / this.#examples;
@@ -171,7 +178,7 @@ export class ModelLoop implements TrainingLoop {
     o.onPhase?.("evaluate");
     const evaluate = o.evaluate ??
       ((m: Model, which: EvalSplit) =>
-        Promise.resolve(evaluateRanking(m, evaluationView(o.dataset, which), o.evaluation)));
+        Promise.resolve(evaluateRanking(m, this.#view(which), o.evaluation)));
     const test = await evaluate(o.model, "test");
     const valid = o.dataset.validation === undefined
       ? undefined

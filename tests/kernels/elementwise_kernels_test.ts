@@ -194,6 +194,23 @@ const CASES: Record<string, (k: Kernels, a: Arrays) => Outputs> = {
     return { wide, narrow };
   },
 
+  addReluRowsWidth32(k, a) {
+    // The unrolled width-32 path, edge values included (NaN becomes 0).
+    const row = a.edgy(32);
+    const src = a.edgy(7 * 32);
+    const out = a.alloc(7 * 32);
+    k.addReluRows(src, row, out, { count: 7 });
+    return { out };
+  },
+
+  addReluRowsOddWidth(k, a) {
+    const row = a.edgy(13);
+    const src = a.edgy(5 * 13);
+    const out = a.alloc(5 * 13);
+    k.addReluRows(src, row, out, { count: 5 });
+    return { out };
+  },
+
   scoreRowsJoint(k, a) {
     // NeuMF's layout: one table of [GMF row | first-layer shares] per item.
     const nf = 5;
