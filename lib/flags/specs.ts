@@ -277,6 +277,10 @@ export const TRAINER_FLAGS = {
     { default: false },
   ),
   overwrite: boolFlag("Replace the checkpoint a --model_dir already holds.", { default: false }),
+  init_from: stringFlag(
+    "Start from the trained model in this folder (warm start on grown data): known users and items keep their rows, new ones start fresh.",
+    {},
+  ),
   patience: intFlag(
     "Stop when HR@10 has not improved for this many evaluations (the best checkpoint stays in --model_dir/best).",
     { min: 1 },
@@ -406,6 +410,16 @@ export function checkTrainerFlags(values: TrainerFlags): void {
   }
   if (values.keep_best && values.model_dir === undefined) {
     throw new UsageError("Cannot use --keep_best: it needs --model_dir");
+  }
+  if (values.init_from !== undefined && values.resume) {
+    throw new UsageError(
+      "Cannot use --init_from with --resume: --resume continues the same run, --init_from starts a new one from a trained model",
+    );
+  }
+  if (values.init_from !== undefined && values.pretrain_gmf !== undefined) {
+    throw new UsageError(
+      "Cannot use --init_from with --pretrain_gmf/--pretrain_mlp: choose one start",
+    );
   }
   if (values.resume && values.overwrite) {
     throw new UsageError("Cannot use --resume with --overwrite: continue the run or replace it");
