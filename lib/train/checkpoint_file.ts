@@ -99,7 +99,17 @@ export function encodeCheckpoint<M>(data: CheckpointData<M>): Uint8Array {
  */
 export function decodeCheckpoint<M>(bytes: Uint8Array, path: string): CheckpointData<M> {
   const bad = (why: string) => new SyntaxError(`Cannot read checkpoint ${path}: ${why}`);
-  if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== _MAGIC) {
+  const magic = bytes.length < 12 ? "" : new TextDecoder().decode(bytes.subarray(0, 8));
+  if (magic !== _MAGIC) {
+    if (/^NCFCKPT[0-9]$/.test(magic)) {
+      throw bad(
+        `its container is version ${
+          magic.slice(7)
+        }, written by a newer ncf (this one reads version ${
+          _MAGIC.slice(7)
+        }); upgrade ncf to read it`,
+      );
+    }
     throw bad("not an ncf checkpoint");
   }
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);

@@ -34,6 +34,13 @@ import {
 import type { FileWriter } from "../io/atomic_write.ts";
 import type { BackendChoice } from "../flags/specs.ts";
 
+/**
+ * The model checkpoint format's version: what `meta.version` says. An ncf
+ * refuses a checkpoint of a larger version with a message to upgrade,
+ * rather than misreading it.
+ */
+export const MODEL_CHECKPOINT_VERSION = 1;
+
 /** HR, NDCG and coverage at one cutoff K. */
 export interface CutoffRecord {
   k: number;
@@ -83,7 +90,8 @@ export function selectionHr(record: Pick<EvalRecord, "hr" | "valid">): number {
 /** The JSON part of a model checkpoint. */
 export interface ModelCheckpointMeta {
   format: "ncf-model";
-  version: 1;
+  /** {@linkcode MODEL_CHECKPOINT_VERSION} when written; a reader refuses a larger one. */
+  version: number;
   /** The model's config (its `kind`, sizes and hyper-parameters), as the registry rebuilds it. */
   model: ModelConfig & Record<string, unknown>;
   optimizer: {
@@ -259,7 +267,7 @@ export async function saveModelCheckpoint(
   });
   const meta: ModelCheckpointMeta = {
     format: "ncf-model",
-    version: 1,
+    version: MODEL_CHECKPOINT_VERSION,
     model: JSON.parse(JSON.stringify(config)),
     optimizer: {
       kind: optimizer.kind,
@@ -355,8 +363,13 @@ export async function loadModelCheckpoint(
   const dir = await _modelFolder(path, options.setting);
   const data = await loadCheckpoint<ModelCheckpointMeta>(dir);
   const meta = data.meta;
-  if (meta?.format !== "ncf-model" || meta.version !== 1) {
+  if (meta?.format !== "ncf-model" || !Number.isInteger(meta.version) || meta.version < 1) {
     throw new SyntaxError(`Cannot read checkpoint in ${dir}: not an ncf model checkpoint`);
+  }
+  if (meta.version > MODEL_CHECKPOINT_VERSION) {
+    throw new SyntaxError(
+      `Cannot read checkpoint in ${dir}: it is format version ${meta.version}, written by a newer ncf (this one reads version ${MODEL_CHECKPOINT_VERSION}); upgrade ncf to read it`,
+    );
   }
   const bad = (what: string) =>
     new SyntaxError(`Cannot read checkpoint in ${dir}: its ${what} do not fit the model`);

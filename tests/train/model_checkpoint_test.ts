@@ -14,6 +14,7 @@ import {
 } from "../../lib/train/checkpoint_file.ts";
 import {
   loadModelCheckpoint,
+  MODEL_CHECKPOINT_VERSION,
   type ModelCheckpointMeta,
   modelFromCheckpoint,
   restoreModelState,
@@ -334,6 +335,39 @@ Deno.test("loadModelCheckpoint() takes a model folder or its checkpoint.ncf, and
         );
       });
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a checkpoint of a newer format version is refused with a message to upgrade, not misread", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "ncf_test_" });
+  try {
+    await saveWith(dir, DATASET);
+    const path = `${dir}/${CHECKPOINT_FILE}`;
+    const { meta, arrays } = decodeCheckpoint<ModelCheckpointMeta>(await Deno.readFile(path), "c");
+    assert.equal(meta.version, MODEL_CHECKPOINT_VERSION);
+    await t.step("a larger meta.version", async () => {
+      await Deno.writeFile(path, encodeCheckpoint({ meta: { ...meta, version: 2 }, arrays }));
+      await assert.rejects(
+        () => loadModelCheckpoint(dir),
+        /format version 2, written by a newer ncf \(this one reads version 1\); upgrade ncf/,
+      );
+    });
+    await t.step("a newer container", async () => {
+      const bytes = encodeCheckpoint({ meta, arrays });
+      bytes.set(new TextEncoder().encode("NCFCKPT2"), 0);
+      await Deno.writeFile(path, bytes);
+      await assert.rejects(
+        () => loadModelCheckpoint(dir),
+        /container is version 2, written by a newer ncf \(this one reads version 1\)/,
+      );
+    });
+    await t.step("no version at all", async () => {
+      const { version: _, ...rest } = meta;
+      await Deno.writeFile(path, encodeCheckpoint({ meta: rest, arrays }));
+      await assert.rejects(() => loadModelCheckpoint(dir), /not an ncf model checkpoint/);
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
