@@ -223,11 +223,16 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   export: {
-    summary: "Write a trained model's embeddings and layers as .npy files, and its id maps as CSV.",
+    summary: "Write a trained model as .npy files or one ONNX graph, with its id maps as CSV " +
+      "and model.json (tensors, roles, formula).",
     flags: EXPORT_FLAGS,
     async run(parsed) {
       const flags = parsed.values as ParseResult<typeof EXPORT_FLAGS>["values"];
-      for (const path of await exportModel(flags.model_dir, flags.out)) console.log(path);
+      const written = await exportModel(flags.model_dir, flags.out, {
+        format: flags.format,
+        sigmoid: flags.sigmoid,
+      });
+      for (const path of written) console.log(path);
       return 0;
     },
   },

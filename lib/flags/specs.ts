@@ -89,6 +89,11 @@ export const RECOMMENDATION_FORMATS = ["table", "csv", "jsonl"] as const;
 /** One output format of `ncf recommend`. */
 export type RecommendationFormat = (typeof RECOMMENDATION_FORMATS)[number];
 
+/** The output formats of `ncf export`. */
+export const EXPORT_FORMATS = ["npy", "onnx"] as const;
+/** One output format of `ncf export`. */
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
 /** Flags of `ncf recommend`. */
 export const RECOMMEND_FLAGS = {
   model_dir: stringFlag("Folder of a trained model's checkpoint.", { required: true as const }),
@@ -160,7 +165,18 @@ export const SHOW_FLAGS = {
 /** Flags of `ncf export`. */
 export const EXPORT_FLAGS = {
   model_dir: stringFlag("Folder of a trained model's checkpoint.", { required: true as const }),
-  out: stringFlag("Folder to write .npy tables and id-map CSVs into.", { required: true as const }),
+  out: stringFlag("Folder to write the model, its id-map CSVs and model.json into.", {
+    required: true as const,
+  }),
+  format: enumFlag(
+    "npy (one .npy file per tensor) or onnx (model.onnx: inputs user, item as int64 rows of the id maps; output the logit).",
+    EXPORT_FORMATS,
+    { default: "npy" },
+  ),
+  sigmoid: boolFlag(
+    "With --format onnx, also write model_sigmoid.onnx, whose output is the probability.",
+    { default: false },
+  ),
 };
 
 /** Flags of `ncf download`. */

@@ -49,6 +49,7 @@ import type {
   TrainingBatch,
 } from "./model.ts";
 import { resolveLoss, type TrainingRows, TrainingRowsBuilder } from "./_training_rows.ts";
+import type { ScoreGraph } from "./score_graph.ts";
 
 /** Constructor options of {@linkcode MF}. */
 export interface MFOptions {
@@ -522,6 +523,48 @@ export class MF implements Model {
       throw new RangeError(`Cannot predict: out holds ${out.length} values, need ${count}`);
     }
     this.#forward(users, items, count, out);
+  }
+
+  /**
+   * The score graph of {@linkcode MF.predict}: `((b + b_u) + ⟨p_u, q_i⟩) + b_i`,
+   * in that order of additions.
+   */
+  scoreGraph(): ScoreGraph {
+    const { numUsers, numItems, numFactors } = this.config;
+    return {
+      summary: `MF (Rendle et al. 2020): the dot product of ${numFactors} user and item ` +
+        "factors plus a global, a user and an item bias; the sum is the logit",
+      inputs: { user: numUsers, item: numItems },
+      tensors: [
+        {
+          name: "mf_user_embedding",
+          shape: [numUsers, numFactors],
+          role: "user_embedding",
+          description: "user factors p_u",
+        },
+        {
+          name: "mf_item_embedding",
+          shape: [numItems, numFactors],
+          role: "item_embedding",
+          description: "item factors q_i",
+        },
+        { name: "user_bias", shape: [numUsers], role: "user_bias", description: "user bias b_u" },
+        { name: "item_bias", shape: [numItems], role: "item_bias", description: "item bias b_i" },
+        { name: "global_bias", shape: [1], role: "global_bias", description: "global bias b" },
+      ],
+      steps: [
+        { op: "gather", out: "p_u", table: "mf_user_embedding", index: "user" },
+        { op: "gather", out: "q_i", table: "mf_item_embedding", index: "item" },
+        { op: "mul", out: "pq", a: "p_u", b: "q_i" },
+        { op: "sum", out: "dot", x: "pq" },
+        { op: "gather", out: "b_u", table: "user_bias", index: "user" },
+        { op: "gather", out: "b_i", table: "item_bias", index: "item" },
+        { op: "add", out: "base", a: "global_bias", b: "b_u" },
+        { op: "add", out: "base_dot", a: "base", b: "dot" },
+        { op: "add", out: "logit", a: "base_dot", b: "b_i" },
+      ],
+      output: "logit",
+    };
   }
 
   /** Nothing to cache: MF scores straight from its tables. */

@@ -11,6 +11,7 @@ import type { Kernels } from "../kernels/kernels.ts";
 import type { Parameters } from "../kernels/parameters.ts";
 import type { BackendChoice } from "../kernels/select_kernels.ts";
 import type { TrainingLoss } from "./loss.ts";
+import type { ScoreGraph } from "./score_graph.ts";
 
 /** User–item pairs: the first `count` entries of each array. */
 export interface Batch {
@@ -128,6 +129,12 @@ export interface Model {
   trainSequential?(chunk: TrainingBatch, options: SequentialOptions): number;
   /** Logits of each pair into `out[0..count)`. */
   predict(batch: Batch, out: Float32Array): void;
+  /**
+   * How {@linkcode Model.predict} turns the tensors into a logit, as a
+   * score graph (`score_graph.ts`): what exports translate (ONNX,
+   * `model.json`); it names every tensor of `parameters`, in their order.
+   */
+  scoreGraph(): ScoreGraph;
   /** Refreshes the evaluation caches after weights changed outside `trainStep`. */
   prepareEval(): void;
   /** Logits of one user against `items[0..count)` into `out` (the fast evaluation path). */

@@ -40,6 +40,7 @@ import { Dense } from "./dense.ts";
 import { fillGlorotUniform, fillLecunUniform, fillNormal } from "./init.ts";
 import type { TrainingLoss } from "./loss.ts";
 import type { Batch, Model, ModelConfig, PretrainedPart, Stepper, TrainingBatch } from "./model.ts";
+import type { ScoreGraph, ScoreStep, ScoreTensor } from "./score_graph.ts";
 import { type TrainingRows, TrainingRowsBuilder } from "./_training_rows.ts";
 
 /** Which branches the model has: the three `--model` names this file builds. */
@@ -734,6 +735,17 @@ export class NeuMF implements Model {
   }
 
   /**
+   * The score graph of {@linkcode NeuMF.predict}: the GMF branch
+   * `gmf = P[user] * Q[item]`; the MLP branch `mlp_0 = [U[user], V[item]]`
+   * through the dense layers in order, each followed by ReLU; the head
+   * `[gmf, mlp_L]` (NeuMF; one branch alone for GMF and MLP) through the
+   * output unit, whose only column is the logit.
+   */
+  scoreGraph(): ScoreGraph {
+    return _scoreGraph(this.config);
+  }
+
+  /**
    * Precomputes each item's share of the first MLP layer
    * (`V[i]·W₀[half:, :]` for every item) for {@linkcode NeuMF.scoreUserItems}.
    * Called automatically after training steps; call it yourself after
@@ -1150,6 +1162,87 @@ export class NeuMF implements Model {
     };
     return this.#all;
   }
+}
+
+/** The score graph of a NeuMF / GMF / MLP of `config` (see {@linkcode NeuMF.scoreGraph}). */
+function _scoreGraph(config: NeuMFConfig): ScoreGraph {
+  const { kind, numUsers, numItems, numFactors, layers } = config;
+  const gmf = kind !== "MLP";
+  const mlp = kind !== "GMF";
+  const tensors: ScoreTensor[] = [];
+  const steps: ScoreStep[] = [];
+  const tensor = (name: string, shape: number[], role: ScoreTensor["role"], description: string) =>
+    tensors.push({ name, shape, role, description });
+  const heads: string[] = [];
+  if (gmf) {
+    tensor("mf_user_embedding", [numUsers, numFactors], "user_embedding", "GMF user factors");
+    tensor("mf_item_embedding", [numItems, numFactors], "item_embedding", "GMF item factors");
+  }
+  if (mlp) {
+    const half = layers[0] / 2;
+    tensor("mlp_user_embedding", [numUsers, half], "user_embedding", "MLP user embeddings");
+    tensor("mlp_item_embedding", [numItems, half], "item_embedding", "MLP item embeddings");
+  }
+  if (gmf) {
+    steps.push({ op: "gather", out: "gmf_user", table: "mf_user_embedding", index: "user" });
+    steps.push({ op: "gather", out: "gmf_item", table: "mf_item_embedding", index: "item" });
+    steps.push({ op: "mul", out: "gmf", a: "gmf_user", b: "gmf_item" });
+    heads.push("gmf");
+  }
+  if (mlp) {
+    steps.push({ op: "gather", out: "mlp_user", table: "mlp_user_embedding", index: "user" });
+    steps.push({ op: "gather", out: "mlp_item", table: "mlp_item_embedding", index: "item" });
+    steps.push({ op: "concat", out: "mlp_0", a: "mlp_user", b: "mlp_item" });
+    for (let l = 0; l + 1 < layers.length; l++) {
+      const name = `dense_${l}`;
+      tensor(
+        `${name}_kernel`,
+        [layers[l], layers[l + 1]],
+        "dense_kernel",
+        `MLP layer ${l + 1} of ${layers.length - 1} weights (ReLU after)`,
+      );
+      tensor(`${name}_bias`, [layers[l + 1]], "dense_bias", `MLP layer ${l + 1} bias`);
+      const x = `mlp_${l}`;
+      steps.push({
+        op: "dense",
+        out: `${name}_linear`,
+        x,
+        kernel: `${name}_kernel`,
+        bias: `${name}_bias`,
+      });
+      steps.push({ op: "relu", out: `mlp_${l + 1}`, x: `${name}_linear` });
+    }
+    heads.push(`mlp_${layers.length - 1}`);
+  }
+  const headSize = (gmf ? numFactors : 0) + (mlp ? layers[layers.length - 1] : 0);
+  const joined = heads.length === 2 ? "[gmf, mlp]" : heads[0] === "gmf" ? "gmf" : "mlp";
+  tensor("output_kernel", [headSize, 1], "output_kernel", `output weights of ${joined}`);
+  tensor("output_bias", [1], "output_bias", "output bias");
+  let head = heads[0];
+  if (heads.length === 2) {
+    steps.push({ op: "concat", out: "head", a: heads[0], b: heads[1] });
+    head = "head";
+  }
+  steps.push({
+    op: "dense",
+    out: "output",
+    x: head,
+    kernel: "output_kernel",
+    bias: "output_bias",
+  });
+  steps.push({ op: "squeeze", out: "logit", x: "output" });
+  const gmfText = `a GMF branch (user ⊙ item factors, ${numFactors} each)`;
+  const hidden = layers.length > 2
+    ? `dense layers of ${layers.slice(1).join(" → ")} units, each with ReLU`
+    : layers.length === 2
+    ? `a dense layer of ${layers[1]} units with ReLU`
+    : "no hidden layer";
+  const mlpText = `an MLP branch (user and item embeddings of ${layers[0] / 2} ` +
+    `concatenated into ${layers[0]}, then ${hidden})`;
+  const summary = kind === "NeuMF"
+    ? `NeuMF (He et al. 2017): ${gmfText} and ${mlpText}, concatenated as [gmf, mlp] into one linear output unit whose value is the logit`
+    : `${kind}: ${gmf ? gmfText : mlpText} into one linear output unit whose value is the logit`;
+  return { summary, inputs: { user: numUsers, item: numItems }, tensors, steps, output: "logit" };
 }
 
 /** Row groups of the sparse tensors: user tables share one touched-row set, item tables another. */

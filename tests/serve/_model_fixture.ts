@@ -1,6 +1,7 @@
 /** Small trained models saved as checkpoints, for the serve tests. */
 
 import type { Dataset } from "../../lib/data/types.ts";
+import type { Model } from "../../lib/model/model.ts";
 import { NeuMF } from "../../lib/model/neumf.ts";
 import { buildOptimizer } from "../../lib/optim/optimizers.ts";
 import { Prng } from "../../lib/random/prng.ts";
@@ -100,4 +101,18 @@ export async function saveSmallModel(
     history: options.history ?? [],
   });
   return model;
+}
+
+/**
+ * Saves `model` (of {@linkcode USERS} × {@linkcode ITEMS}, as it is: no
+ * training) into `dir` as a checkpoint on `dataset`.
+ */
+export async function saveModel(dir: string, model: Model, dataset: Dataset): Promise<void> {
+  const optimizer = buildOptimizer("sgd", model.parameters, { learningRate: 0.1 });
+  await saveModelCheckpoint(dir, { model, optimizer }, {
+    dataset,
+    run: smallRun(1),
+    prngState: new Uint32Array(4),
+    history: [],
+  });
 }
