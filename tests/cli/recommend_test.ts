@@ -98,6 +98,37 @@ Deno.test({
         const json = await runCli(["show", `--model_dir=${model}`, "--json"]);
         assert.equal(JSON.parse(json.stdout).model.kind ?? "NeuMF", "NeuMF");
       });
+      await t.step(
+        "export --format onnx --sigmoid writes both graphs, the id maps and model.json",
+        async () => {
+          const r = await runCli([
+            "export",
+            `--model_dir=${model}`,
+            `--out=${dir}/onnx`,
+            "--format=onnx",
+            "--sigmoid",
+          ]);
+          assert.equal(r.code, 0, r.stderr);
+          const names = [...Deno.readDirSync(`${dir}/onnx`)].map((e) => e.name).sort();
+          assert.deepEqual(names, [
+            "item_ids.csv",
+            "model.json",
+            "model.onnx",
+            "model_sigmoid.onnx",
+            "user_ids.csv",
+          ]);
+          const doc = JSON.parse(await Deno.readTextFile(`${dir}/onnx/model.json`));
+          assert.equal(doc.kind, "NeuMF");
+          const refused = await runCli([
+            "export",
+            `--model_dir=${model}`,
+            `--out=${dir}/npy`,
+            "--sigmoid",
+          ]);
+          assert.equal(refused.code, 2);
+          assert.match(refused.stderr, /\(--sigmoid\)/);
+        },
+      );
       await t.step("export refuses an --out that is a file", async () => {
         await Deno.writeTextFile(`${dir}/a_file`, "x");
         const r = await runCli(["export", `--model_dir=${model}`, `--out=${dir}/a_file`]);
