@@ -19,7 +19,7 @@ import type { Dataset } from "../data/types.ts";
 import { evaluateRanking } from "../eval/evaluate.ts";
 import { type EvalWorkerPool, startEvalWorkers } from "../eval/eval_workers.ts";
 import { popularityScorer } from "../eval/popularity.ts";
-import type { Model } from "../model/model.ts";
+import type { Model, ModelConfig } from "../model/model.ts";
 import { buildModel, modelConfig } from "../model/registry.ts";
 import { lossByName } from "../model/loss.ts";
 import type { ProgressState } from "../report/progress_line.ts";
@@ -40,6 +40,7 @@ import {
 import { BEST_DIR, ModelLoop } from "./model_loop.ts";
 import type { TrainingLoop } from "./training_loop.ts";
 import { applyPretraining, loadPretrained } from "./pretrain.ts";
+import { checkInitFrom, formatInitFrom, initFromCheckpoint } from "./init_from.ts";
 
 /** Stream of the model's initial weights. */
 export const MODEL_INIT_STREAM = 0x4d4f444c;
@@ -95,6 +96,8 @@ interface _Run {
   dataset: Dataset;
   numCycles: number;
   resumed: LoadedModelCheckpoint | undefined;
+  /** The trained model a warm start begins from (`--init_from`). */
+  initFrom: LoadedModelCheckpoint | undefined;
   /** The trainer's computed defaults, resolved once. */
   defaults: ReturnType<typeof resolveTrainerDefaults>;
   /** Per-example SGD over whole chunks (set once the model is built). */
@@ -114,8 +117,9 @@ interface _Trained {
 }
 
 /**
- * Runs the trainer, top to bottom: read the checkpoint to resume, choose the
- * seed, load the data, set up the model (built, resumed or pretrained) and
+ * Runs the trainer, top to bottom: read the checkpoint to resume (or to
+ * start from), choose the seed, load the data, set up the model (built,
+ * resumed, pretrained or started from a trained model on grown data) and
  * its training loop, start the data pipeline (and with it the generator) and
  * the evaluation workers, train every cycle, report. Resolves on success;
  * throws on failure after stopping the generator and removing the run folder.
@@ -129,6 +133,7 @@ export async function runTrainer(
   const resumed = flags.resume
     ? await loadModelCheckpoint(flags.model_dir!, { setting: "model_dir" })
     : undefined;
+  const initFrom = flags.init_from === undefined ? undefined : await _loadInitFrom(flags);
   const seed = _chooseSeed(flags, resumed, print);
   if (flags.model_dir !== undefined) await _saveRunFlags(flags, seed);
   const dataset = await _loadData(flags, { seed, print, signal: options.signal });
@@ -140,6 +145,7 @@ export async function runTrainer(
     dataset,
     numCycles: Math.ceil(flags.train_epochs / flags.epochs_between_evals),
     resumed,
+    initFrom,
     defaults: resolveTrainerDefaults(flags, { cores: navigator.hardwareConcurrency }),
     sequential: false,
     views: {
@@ -296,15 +302,7 @@ async function _setUpModel(run: _Run): Promise<_Trained> {
   );
   const prng = new Prng(seed, MODEL_INIT_STREAM);
   const model = buildModel(
-    modelConfig(flags.model, {
-      numUsers: dataset.numUsers,
-      numItems: dataset.numItems,
-      numFactors: flags.num_factors,
-      layers: flags.layers,
-      mfRegularization: flags.mf_regularization,
-      mlpRegularization: flags.mlp_regularization,
-      initStddev: flags.init_stddev,
-    }),
+    _modelConfig(flags, dataset),
     {
       backend: flags.backend,
       blasThreads: flags.blas_threads,
@@ -341,6 +339,25 @@ async function _setUpModel(run: _Run): Promise<_Trained> {
     startCycle = resumed.meta.run.cyclesDone;
     print(
       `resumed from ${flags.model_dir} after epoch ${resumed.meta.run.epochsDone} (cycle ${startCycle})`,
+    );
+  } else if (run.initFrom !== undefined) {
+    const summary = initFromCheckpoint(
+      { model, optimizer, userIds: dataset.userIds, itemIds: dataset.itemIds },
+      run.initFrom,
+    );
+    run.initFrom = undefined; // copied: let the checkpoint's arrays go
+    print(formatInitFrom(summary));
+    if (summary.users.known === 0 && summary.items.known === 0) {
+      print(
+        `warning: ${summary.dir} knows none of this data's users and items (is it the same ` +
+          "data set, with the same ids?): every row starts fresh, only the dense layers carry over",
+      );
+    }
+    const start = evaluateRanking(model, run.views.test, evaluation);
+    const k = flags.eval_k[0];
+    print(
+      `initialised ${model.config.kind} before training  HR@${k} ${start.hr.toFixed(4)}  ` +
+        `NDCG@${k} ${start.ndcg.toFixed(4)}`,
     );
   } else if (flags.pretrain_gmf !== undefined) {
     const gmf = await loadPretrained(flags.pretrain_gmf);
@@ -398,6 +415,32 @@ async function _setUpModel(run: _Run): Promise<_Trained> {
   });
   const complete = resumed?.meta.run.finished === true || startCycle >= run.numCycles;
   return { model, loop, baseline, startCycle, complete };
+}
+
+/** The config of the model the flags ask for, for data of `counts`' size. */
+function _modelConfig(
+  flags: TrainerFlags,
+  counts: { numUsers: number; numItems: number },
+): ModelConfig {
+  return modelConfig(flags.model, {
+    numUsers: counts.numUsers,
+    numItems: counts.numItems,
+    numFactors: flags.num_factors,
+    layers: flags.layers,
+    mfRegularization: flags.mf_regularization,
+    mlpRegularization: flags.mlp_regularization,
+    initStddev: flags.init_stddev,
+  });
+}
+
+/**
+ * The checkpoint `--init_from` names, checked (before any data is loaded)
+ * to hold a model of the kind and sizes the flags ask for.
+ */
+async function _loadInitFrom(flags: TrainerFlags): Promise<LoadedModelCheckpoint> {
+  const checkpoint = await loadModelCheckpoint(flags.init_from!, { setting: "init_from" });
+  checkInitFrom(checkpoint, _modelConfig(flags, { numUsers: 0, numItems: 0 }));
+  return checkpoint;
 }
 
 /** Publishes the run's files and starts (or, standalone, prints) the generator. */
