@@ -166,7 +166,7 @@ export { formatRecommendations, recommendationJson } from "./lib/serve/recommend
 export { formatCheckpointSummary, showCheckpoint } from "./lib/serve/show_checkpoint.ts";
 export { findRunItemTitles } from "./lib/serve/run_item_titles.ts";
 export { topK } from "./lib/serve/top_k.ts";
-export { EXPORT_FILES, type ExportOptions, exportModel } from "./lib/serve/export_model.ts";
+export { EXPORT_FILES, exportModel, type ExportOptions } from "./lib/serve/export_model.ts";
 export { ONNX_IR_VERSION, ONNX_OPSET, scoreGraphToOnnx } from "./lib/serve/onnx_export.ts";
 export { formatModelJson, MODEL_JSON_VERSION, modelJson } from "./lib/serve/model_json.ts";
 export {
