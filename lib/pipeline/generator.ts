@@ -314,7 +314,14 @@ async function _generate(
       });
     }
     heartbeat.stop();
-    await writeFileAtomic(paths.generatorAlive, `${FINISHED_MARK} ${Deno.pid}\n`);
+    try {
+      await writeFileAtomic(paths.generatorAlive, `${FINISHED_MARK} ${Deno.pid}\n`);
+    } catch (e) {
+      // Every cycle is written: a trainer that consumed them all may already have
+      // removed the run folder (standalone mode). That is the normal end, not an orphan.
+      if (!_isNotFound(e) || _folderExists(paths.root)) throw e;
+      log.info("the trainer removed the run folder after the last cycle");
+    }
     log.info(
       `done: ${cyclesWritten} cycles; longest gap between trainer heartbeats ${
         trainer.maxGapSeconds.toFixed(2)
@@ -447,4 +454,12 @@ async function _waitForRoom(
 
 function _sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function _folderExists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
