@@ -30,6 +30,7 @@ import {
   GENERATOR_FLAGS,
   INSPECT_FLAGS,
   RECOMMEND_FLAGS,
+  SERVE_FLAGS,
   SHOW_FLAGS,
   TRAINER_FLAGS,
 } from "./lib/flags/specs.ts";
@@ -41,6 +42,7 @@ import { formatCheckpointSummary, showCheckpoint } from "./lib/serve/show_checkp
 import { findRunItemTitles } from "./lib/serve/run_item_titles.ts";
 import { readItemTitles } from "./lib/data/item_titles.ts";
 import { exportModel } from "./lib/serve/export_model.ts";
+import { startServer } from "./lib/serve/server.ts";
 import { runGenerator } from "./lib/pipeline/generator.ts";
 import { drawSeed, loadDatasetFromFlags } from "./lib/train/load_data.ts";
 import { summarize } from "./lib/data/load_dataset.ts";
@@ -208,6 +210,27 @@ const COMMANDS: Record<string, Command> = {
         multipleUsers: f.user === undefined,
       });
       await _writeOutput(chunks, f.output);
+      return 0;
+    },
+  },
+  serve: {
+    summary: "Serve a trained model's recommendations as a JSON API over HTTP (known users, " +
+      "new users folded in, scores, similar items); reloads new checkpoints.",
+    flags: SERVE_FLAGS,
+    async run(parsed, signal) {
+      const f = parsed.values as ParseResult<typeof SERVE_FLAGS>["values"];
+      const titlesFile = f.item_titles ?? await findRunItemTitles(f.model_dir);
+      const titles = titlesFile === undefined ? undefined : await readItemTitles(titlesFile);
+      const server = await startServer(f.model_dir, {
+        hostname: f.host,
+        port: f.port,
+        backend: f.backend,
+        titles,
+        signal,
+        onWarning: (message) => console.error(`ncf serve: warning: ${message}`),
+      });
+      console.log(`listening on ${server.url}`);
+      await server.finished;
       return 0;
     },
   },

@@ -46,6 +46,7 @@ export {
   RECOMMEND_FLAGS,
   RECOMMENDATION_FORMATS,
   type RecommendationFormat,
+  SERVE_FLAGS,
   SHOW_FLAGS,
   TRAINER_FLAGS,
   type TrainerFlags,
@@ -166,6 +167,9 @@ export { formatRecommendations, recommendationJson } from "./lib/serve/recommend
 export { formatCheckpointSummary, showCheckpoint } from "./lib/serve/show_checkpoint.ts";
 export { findRunItemTitles } from "./lib/serve/run_item_titles.ts";
 export { topK } from "./lib/serve/top_k.ts";
+export { type RunningServer, type ServerOptions, startServer } from "./lib/serve/server.ts";
+export { ServedModel } from "./lib/serve/served_model.ts";
+export { FoldIn, type FoldInOptions } from "./lib/serve/fold_in.ts";
 export { EXPORT_FILES, exportModel, type ExportOptions } from "./lib/serve/export_model.ts";
 export { ONNX_IR_VERSION, ONNX_OPSET, scoreGraphToOnnx } from "./lib/serve/onnx_export.ts";
 export { formatModelJson, MODEL_JSON_VERSION, modelJson } from "./lib/serve/model_json.ts";

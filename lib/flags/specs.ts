@@ -118,6 +118,25 @@ export const RECOMMEND_FLAGS = {
   backend: enumFlag("Matrix products: blas, wasm, ts or auto.", BACKENDS, { default: "auto" }),
 };
 
+/** Flags of `ncf serve`. */
+export const SERVE_FLAGS = {
+  model_dir: stringFlag(
+    "Folder of a trained model's checkpoint (a new checkpoint written there is served within 2 s).",
+    { required: true as const },
+  ),
+  host: stringFlag("Interface to listen on (0.0.0.0 for every one).", { default: "127.0.0.1" }),
+  port: intFlag("Port to listen on (0: any free port; the URL is printed).", {
+    default: 8080,
+    min: 0,
+    max: 65535,
+  }),
+  item_titles: stringFlag(
+    "Item titles: an id,title CSV, u.item, movies.dat or movies.csv (default: the file beside the run's ratings, when there is one).",
+    {},
+  ),
+  backend: enumFlag("Matrix products: blas, wasm, ts or auto.", BACKENDS, { default: "auto" }),
+};
+
 /** How evaluation ranks: the protocol and the cut-offs (trainer and evaluate). */
 const _evalFlags = {
   eval_protocol: enumFlag(
