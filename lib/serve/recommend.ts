@@ -10,8 +10,10 @@
 import type { BackendChoice } from "../flags/specs.ts";
 import { type RawId, rawIdAt, RawIdIndex } from "../data/raw_ids.ts";
 import { sigmoid } from "../model/loss.ts";
+import type { Model } from "../model/model.ts";
 import { SettingError } from "../errors.ts";
 import {
+  type CheckpointDataMaps,
   type LoadedModelCheckpoint,
   loadModelCheckpoint,
   modelFromCheckpoint,
@@ -111,41 +113,95 @@ export async function* recommendUsers(
   const numUsers = dense?.length ?? userIds.length;
   if (numUsers === 0) return;
   const model = modelFromCheckpoint(checkpoint, { backend: options.backend });
-  const numItems = itemIds.length;
-  // Buffers reused for every user.
-  const seen = new Uint8Array(numItems);
-  const candidates = new Int32Array(numItems);
-  const scores = new Float32Array(numItems);
-  const keep = Math.min(k, numItems);
-  const best = new Int32Array(keep);
+  const ranker = new UserRanker(model, checkpoint.maps);
   const includeSeen = options.includeSeen === true;
-  if (includeSeen) {
-    for (let i = 0; i < numItems; i++) candidates[i] = i;
-  }
   for (let n = 0; n < numUsers; n++) {
     options.signal?.throwIfAborted();
     const u = dense === undefined ? n : dense[n];
+    yield { user: rawIdAt(userIds, u), recommendations: ranker.top(u, k, { includeSeen }) };
+  }
+}
+
+/**
+ * The one ranking path of `recommend`, `recommendUsers` and the server: a
+ * user's candidates (every item, or the items the user has not seen — its
+ * training items and its held-out item), scored by the model's
+ * `scoreUserItems`, the top `k` by a heap (score descending, ties to the
+ * lower item index), as original ids and probabilities. Buffers are reused
+ * for every user.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { UserRanker } from "./recommend.ts";
+ * const scores = Float32Array.of(0.1, 0.9, 0.5, 0.3);
+ * const model = {
+ *   scoreUserItems(_u: number, items: Int32Array, o: { out: Float32Array; count?: number }) {
+ *     for (let n = 0; n < (o.count ?? items.length); n++) o.out[n] = scores[items[n]];
+ *   },
+ * };
+ * const ranker = new UserRanker(model, {
+ *   itemIds: Float64Array.of(10, 11, 12, 13),
+ *   trainOffsets: Int32Array.of(0, 1), trainItems: Int32Array.of(1), evalItems: Int32Array.of(3),
+ * });
+ * assert.deepEqual(ranker.top(0, 2).map((r) => r.item), [12, 10]);
+ * assert.deepEqual(ranker.top(0, 1, { includeSeen: true }).map((r) => r.item), [11]);
+ * ```
+ */
+export class UserRanker {
+  readonly #model: Pick<Model, "scoreUserItems">;
+  readonly #maps: Pick<CheckpointDataMaps, "itemIds" | "trainOffsets" | "trainItems" | "evalItems">;
+  readonly #seen: Uint8Array;
+  readonly #candidates: Int32Array;
+  readonly #scores: Float32Array;
+  #best = new Int32Array(0);
+
+  /**
+   * @param model What scores a user's items.
+   * @param maps The checkpoint's id maps and seen items.
+   */
+  constructor(
+    model: Pick<Model, "scoreUserItems">,
+    maps: Pick<CheckpointDataMaps, "itemIds" | "trainOffsets" | "trainItems" | "evalItems">,
+  ) {
+    this.#model = model;
+    this.#maps = maps;
+    const numItems = maps.itemIds.length;
+    this.#seen = new Uint8Array(numItems);
+    this.#candidates = new Int32Array(numItems);
+    this.#scores = new Float32Array(numItems);
+  }
+
+  /** Dense user `u`'s top `k` items (unseen ones unless `includeSeen`). */
+  top(u: number, k: number, options: { includeSeen?: boolean | undefined } = {}): Recommendation[] {
+    const { itemIds, trainOffsets, trainItems, evalItems } = this.#maps;
+    const numItems = itemIds.length;
+    const candidates = this.#candidates;
+    const seen = this.#seen;
     const from = trainOffsets[u];
     const to = trainOffsets[u + 1];
-    let count = numItems;
-    if (!includeSeen) {
-      count = 0;
+    let count = 0;
+    if (options.includeSeen === true) {
+      for (let i = 0; i < numItems; i++) candidates[count++] = i;
+    } else {
       for (let p = from; p < to; p++) seen[trainItems[p]] = 1;
       seen[evalItems[u]] = 1;
       for (let i = 0; i < numItems; i++) if (seen[i] === 0) candidates[count++] = i;
       for (let p = from; p < to; p++) seen[trainItems[p]] = 0;
       seen[evalItems[u]] = 0;
     }
-    model.scoreUserItems(u, candidates, { out: scores, count });
-    const top = topK(scores, keep, { count, out: best });
+    this.#model.scoreUserItems(u, candidates, { out: this.#scores, count });
+    const keep = Math.min(k, count);
+    if (this.#best.length < keep) this.#best = new Int32Array(keep);
+    const top = topK(this.#scores, keep, { count, out: this.#best.subarray(0, keep) });
     const recommendations: Recommendation[] = new Array(top.length);
     for (let r = 0; r < top.length; r++) {
       recommendations[r] = {
         item: rawIdAt(itemIds, candidates[top[r]]),
-        score: sigmoid(scores[top[r]]),
+        score: sigmoid(this.#scores[top[r]]),
       };
     }
-    yield { user: rawIdAt(userIds, u), recommendations };
+    return recommendations;
   }
 }
 

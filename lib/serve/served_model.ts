@@ -20,7 +20,7 @@ import {
 } from "../train/model_checkpoint.ts";
 import { FoldIn } from "./fold_in.ts";
 import { ItemSimilarity } from "./item_similarity.ts";
-import type { Recommendation } from "./recommend.ts";
+import { type Recommendation, UserRanker } from "./recommend.ts";
 import { topK } from "./top_k.ts";
 
 /** Options of {@linkcode ServedModel.load}. */
@@ -50,6 +50,7 @@ export class ServedModel {
   readonly #backend: BackendChoice | undefined;
   readonly #users: RawIdIndex;
   readonly #items: RawIdIndex;
+  #ranker: UserRanker | undefined;
   readonly #seen: Uint8Array;
   readonly #candidates: Int32Array;
   readonly #scores: Float32Array;
@@ -122,21 +123,8 @@ export class ServedModel {
     k: number,
     options: { includeSeen?: boolean | undefined } = {},
   ): Recommendation[] {
-    const { trainOffsets, trainItems, evalItems } = this.checkpoint.maps;
-    const numItems = this.#candidates.length;
-    const candidates = this.#candidates;
-    const seen = this.#seen;
-    let count = 0;
-    if (options.includeSeen === true) {
-      for (let i = 0; i < numItems; i++) candidates[count++] = i;
-    } else {
-      for (let p = trainOffsets[u]; p < trainOffsets[u + 1]; p++) seen[trainItems[p]] = 1;
-      seen[evalItems[u]] = 1;
-      for (let i = 0; i < numItems; i++) if (seen[i] === 0) candidates[count++] = i;
-      seen.fill(0);
-    }
-    this.#model.scoreUserItems(u, candidates, { out: this.#scores, count });
-    return this.#ranked(this.#scores, candidates, count, k);
+    this.#ranker ??= new UserRanker(this.#model, this.checkpoint.maps);
+    return this.#ranker.top(u, k, options);
   }
 
   /**
