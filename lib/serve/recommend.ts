@@ -106,7 +106,7 @@ export async function* recommendUsers(
   const checkpoint = typeof source === "string"
     ? await loadModelCheckpoint(source, { setting: "model_dir" })
     : source;
-  const { userIds, itemIds, trainOffsets, trainItems, evalItems } = checkpoint.maps;
+  const { userIds } = checkpoint.maps;
   const dense = users === "all"
     ? undefined
     : _denseUsers(users, new RawIdIndex(userIds), options.setting ?? "user");
