@@ -1,0 +1,185 @@
+import assert from "node:assert/strict";
+import { FoldIn } from "../../lib/serve/fold_in.ts";
+import type { Model } from "../../lib/model/model.ts";
+import { buildModel, modelConfig } from "../../lib/model/registry.ts";
+import { buildOptimizer } from "../../lib/optim/optimizers.ts";
+import { Prng } from "../../lib/random/prng.ts";
+
+const USERS = 16;
+const ITEMS = 20;
+
+/** User u likes the items of its half of the catalogue: 0..9 for users 0..7, 10..19 for 8..15. */
+function likes(u: number, i: number): boolean {
+  return (u < USERS / 2) === (i < ITEMS / 2);
+}
+
+/** A `kind` model trained on {@linkcode likes} until it separates the two halves. */
+function trainedModel(kind: string): Model {
+  const model = buildModel(
+    modelConfig(kind, {
+      numUsers: USERS,
+      numItems: ITEMS,
+      numFactors: 8,
+      layers: [16, 8],
+      mfRegularization: 0,
+      mlpRegularization: 0,
+      initStddev: 0.1,
+    }),
+    { backend: "ts", prng: new Prng(3) },
+  );
+  const optimizer = buildOptimizer("adam", model.parameters, { learningRate: 0.02 });
+  const count = USERS * ITEMS;
+  const batch = {
+    users: Int32Array.from({ length: count }, (_, n) => Math.floor(n / ITEMS)),
+    items: Int32Array.from({ length: count }, (_, n) => n % ITEMS),
+    labels: Int8Array.from(
+      { length: count },
+      (_, n) => likes(Math.floor(n / ITEMS), n % ITEMS) ? 1 : 0,
+    ),
+    count,
+  };
+  for (let step = 0; step < 300; step++) model.trainStep(batch, { optimizer });
+  return model;
+}
+
+/** A copy of every tensor of `model`, by name. */
+function tensorsOf(model: Model): Record<string, Float32Array> {
+  return Object.fromEntries(model.parameters.entries.map((e) => [e.name, e.values.slice()]));
+}
+
+/** The mean of `scores` at `items`. */
+function meanAt(scores: Float32Array, items: readonly number[]): number {
+  return items.reduce((s, i) => s + scores[i], 0) / items.length;
+}
+
+for (const kind of ["GMF", "NeuMF", "MF"]) {
+  Deno.test(`FoldIn on a trained ${kind} fits a new user to the items they posted`, async (t) => {
+    const model = trainedModel(kind);
+    const tensors = tensorsOf(model);
+    const original = tensorsOf(model);
+    const foldIn = new FoldIn(model.config, tensors, { backend: "ts" });
+    const posted = [0, 2, 5];
+    const unpostedSameHalf = [1, 3, 4, 6, 7, 8, 9];
+    const otherHalf = Array.from({ length: ITEMS / 2 }, (_, j) => ITEMS / 2 + j);
+
+    await t.step(
+      "the same items, in any order and with repeats, give the same logits' bits",
+      () => {
+        const first = foldIn.fit(Int32Array.from(posted)).slice();
+        foldIn.fit(Int32Array.of(12, 15)); // another user in between
+        const again = foldIn.fit(Int32Array.of(5, 0, 2, 0, 5)).slice();
+        assert.equal(first.length, ITEMS);
+        assert.deepEqual(new Uint32Array(again.buffer), new Uint32Array(first.buffer));
+        const fresh = new FoldIn(model.config, tensors, { backend: "ts" });
+        assert.deepEqual(
+          new Uint32Array(fresh.fit(Int32Array.from(posted)).slice().buffer),
+          new Uint32Array(first.buffer),
+        );
+      },
+    );
+
+    await t.step("the trained tensors passed in are left unchanged, bit for bit", () => {
+      foldIn.fit(Int32Array.from(posted));
+      for (const [name, values] of Object.entries(original)) {
+        assert.deepEqual(
+          new Uint32Array(tensors[name].buffer),
+          new Uint32Array(values.buffer),
+          `tensor ${name}`,
+        );
+      }
+    });
+
+    // Not "higher than for the mean user": with 4 sampled negatives per
+    // positive the fit also lowers the user's base rate, so NeuMF's and MF's
+    // logits of the posted items fall in absolute terms (the mean user sits
+    // near logit 0 here). What fitting must do is favour the posted items over
+    // a user fitted to other items, from the same starting point.
+    await t.step(
+      "the posted items score higher for their user than for a user who posted the other half",
+      () => {
+        const mine = foldIn.fit(Int32Array.from(posted)).slice();
+        const theirs = foldIn.fit(Int32Array.of(10, 12, 15)).slice();
+        const gain = meanAt(mine, posted) - meanAt(theirs, posted);
+        assert.ok(gain > 0.3, `mean logit of the posted items is higher by ${gain.toFixed(3)}`);
+      },
+    );
+
+    await t.step("every posted item ranks in the top half of the catalogue after fitting", () => {
+      const after = foldIn.fit(Int32Array.from(posted)).slice();
+      const median = [...after].sort((a, b) => b - a)[ITEMS / 2 - 1];
+      for (const i of posted) assert.ok(after[i] >= median, `item ${i}: ${after[i]} < ${median}`);
+    });
+
+    await t.step(
+      "the unposted items of the posted items' half outrank the other half on average",
+      () => {
+        const after = foldIn.fit(Int32Array.from(posted)).slice();
+        const margin = meanAt(after, unpostedSameHalf) - meanAt(after, otherHalf);
+        assert.ok(margin > 0.3, `margin ${margin.toFixed(3)}`);
+        const mirrored = foldIn.fit(Int32Array.of(10, 12, 15)).slice();
+        const mirroredMargin = meanAt(mirrored, [11, 13, 14, 16, 17, 18, 19]) -
+          meanAt(mirrored, Array.from({ length: ITEMS / 2 }, (_, j) => j));
+        assert.ok(mirroredMargin > 0.3, `mirrored margin ${mirroredMargin.toFixed(3)}`);
+      },
+    );
+  });
+}
+
+Deno.test("FoldIn's seed decides the negatives, so another seed gives other logits", () => {
+  const model = trainedModel("GMF");
+  const tensors = tensorsOf(model);
+  const a = new FoldIn(model.config, tensors, { backend: "ts", seed: 1 }).fit(Int32Array.of(0, 2));
+  const b = new FoldIn(model.config, tensors, { backend: "ts", seed: 2 }).fit(Int32Array.of(0, 2));
+  assert.notDeepEqual(Array.from(a), Array.from(b));
+});
+
+Deno.test("FoldIn with every item posted fits without negatives", () => {
+  const model = trainedModel("GMF");
+  const foldIn = new FoldIn(model.config, tensorsOf(model), { backend: "ts" });
+  const scores = foldIn.fit(Int32Array.from({ length: ITEMS }, (_, i) => i));
+  assert.equal(scores.length, ITEMS);
+  for (const s of scores) assert.ok(Number.isFinite(s));
+});
+
+Deno.test("FoldIn rejects bad items and bad tensors", async (t) => {
+  const model = buildModel(
+    modelConfig("GMF", {
+      numUsers: 3,
+      numItems: 5,
+      numFactors: 4,
+      layers: [8, 4],
+      mfRegularization: 0,
+      mlpRegularization: 0,
+    }),
+    { backend: "ts" },
+  );
+  const tensors = tensorsOf(model);
+  const foldIn = new FoldIn(model.config, tensors, { backend: "ts" });
+  const items: [string, Int32Array, string][] = [
+    ["no items", new Int32Array(0), "Cannot fold in a user: no items given"],
+    ["item 5 of 5", Int32Array.of(1, 5), "Cannot fold in a user: item 5 is not in 0..4"],
+    ["item -1", Int32Array.of(-1), "Cannot fold in a user: item -1 is not in 0..4"],
+  ];
+  for (const [what, list, message] of items) {
+    await t.step(`${what} is a RangeError: ${message}`, () => {
+      assert.throws(() => foldIn.fit(list), new RangeError(message));
+    });
+  }
+  const name = model.parameters.entries.find((e) => e.rowGroup === "user")!.name;
+  await t.step(`a missing '${name}' is a RangeError naming it`, () => {
+    const { [name]: _, ...missing } = tensors;
+    assert.throws(
+      () => new FoldIn(model.config, missing, { backend: "ts" }),
+      new RangeError(
+        `Cannot fold in new users: the trained model's tensor '${name}' is missing or the wrong size`,
+      ),
+    );
+  });
+  await t.step(`a '${name}' of one user too few is a RangeError naming it`, () => {
+    const short = { ...tensors, [name]: tensors[name].subarray(0, tensors[name].length * 2 / 3) };
+    assert.throws(
+      () => new FoldIn(model.config, short, { backend: "ts" }),
+      /tensor '.*' is missing or the wrong size/,
+    );
+  });
+});
