@@ -168,7 +168,13 @@ export { formatCheckpointSummary, showCheckpoint } from "./lib/serve/show_checkp
 export { findRunItemTitles } from "./lib/serve/run_item_titles.ts";
 export { topK } from "./lib/serve/top_k.ts";
 export { type RunningServer, type ServerOptions, startServer } from "./lib/serve/server.ts";
-export { ServedModel } from "./lib/serve/served_model.ts";
+export {
+  ServedModel,
+  type ServedSearchOptions,
+  type TrainingCurve,
+} from "./lib/serve/served_model.ts";
+export { IdSearch } from "./lib/serve/id_search.ts";
+export { PageAssets } from "./lib/serve/page_assets.ts";
 export { FoldIn, type FoldInOptions } from "./lib/serve/fold_in.ts";
 export { EXPORT_FILES, exportModel, type ExportOptions } from "./lib/serve/export_model.ts";
 export { ONNX_IR_VERSION, ONNX_OPSET, scoreGraphToOnnx } from "./lib/serve/onnx_export.ts";

@@ -3,7 +3,7 @@
  * MovieLens-1M split, in one command, resumable.
  *
  * ```
- * deno task bench:paper [--quick] [--only SUBSTRING] [--seeds 1,2,3] [--max_minutes 85]
+ * deno task bench:paper [--quick] [--only ROW_ID_OR_SUBSTRING] [--seeds 1,2,3] [--max_minutes 85]
  *   [--list] [--no_write]
  * ```
  *
@@ -328,9 +328,8 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const plan = [
-    ...ROWS.filter((r) => r.id.includes(only)).flatMap((row) =>
-      row.seeds.map((seed) => ({ row, seed }))
-    ),
+    ...ROWS.filter((r) => ROWS.some((x) => x.id === only) ? r.id === only : r.id.includes(only))
+      .flatMap((row) => row.seeds.map((seed) => ({ row, seed }))),
   ];
   if (has("list")) {
     for (const { row, seed } of plan) console.log(`${row.id} seed ${seed}`);

@@ -1,7 +1,8 @@
 /**
  * The model a server answers from: one checkpoint, loaded once, with its
  * id indexes, and every query the HTTP API asks of it (a known user's top k,
- * a new user's folded-in top k, scores of chosen items, similar items). The
+ * a new user's folded-in top k, scores of chosen items, similar items, a
+ * user's training items, the learning curve, users and items by text). The
  * queries are synchronous and reuse buffers, so one instance serves every
  * request of its thread; a newer checkpoint is a new instance.
  *
@@ -14,11 +15,13 @@ import type { Model } from "../model/model.ts";
 import { sigmoid } from "../model/loss.ts";
 import {
   checkpointTensors,
+  type EvalRecord,
   type LoadedModelCheckpoint,
   loadModelCheckpoint,
   modelFromCheckpoint,
 } from "../train/model_checkpoint.ts";
 import { FoldIn } from "./fold_in.ts";
+import { IdSearch, type IdSearchResult } from "./id_search.ts";
 import { ItemSimilarity } from "./item_similarity.ts";
 import { type Recommendation, UserRanker } from "./recommend.ts";
 import { topK } from "./top_k.ts";
@@ -29,6 +32,32 @@ export interface ServedModelOptions {
   backend?: BackendChoice | undefined;
   /** The setting that named the folder, for the error when it is no model folder. */
   setting?: string | undefined;
+}
+
+/** A served checkpoint's learning curve: what the run is and every evaluation so far. */
+export interface TrainingCurve {
+  /** Epochs trained in the checkpoint. */
+  epoch: number;
+  /** The model's registry name (`--model`). */
+  model: string;
+  /** The data set's name. */
+  dataset: string;
+  /** The last evaluation's protocol (`sampled` or `full`), or null before any. */
+  protocol: string | null;
+  /** Epochs the run is set to train (`--train_epochs`). */
+  trainEpochs: number;
+  /** Whether the run has ended early (early stopping, `--hr_threshold`). */
+  finished: boolean;
+  /** One record per evaluation, oldest first. */
+  history: readonly EvalRecord[];
+}
+
+/** Options of {@linkcode ServedModel.searchItems} and {@linkcode ServedModel.searchUsers}. */
+export interface ServedSearchOptions {
+  /** Matches to skip (default 0). */
+  offset?: number | undefined;
+  /** Most matches to return (default 20). */
+  limit?: number | undefined;
 }
 
 /**
@@ -56,6 +85,8 @@ export class ServedModel {
   readonly #scores: Float32Array;
   #foldIn: FoldIn | undefined;
   #similarity: ItemSimilarity | undefined;
+  #userSearch: IdSearch | undefined;
+  #itemSearch: { titles: ReadonlyMap<string, string> | undefined; search: IdSearch } | undefined;
 
   private constructor(
     checkpoint: LoadedModelCheckpoint,
@@ -111,6 +142,76 @@ export class ServedModel {
   /** The original id of dense item `i`. */
   itemId(i: number): RawId {
     return rawIdAt(this.checkpoint.maps.itemIds, i);
+  }
+
+  /** How many users the model knows. */
+  get numUsers(): number {
+    return this.checkpoint.maps.userIds.length;
+  }
+
+  /** How many items the model knows. */
+  get numItems(): number {
+    return this.checkpoint.maps.itemIds.length;
+  }
+
+  /** Dense user `u`'s training items (dense ids, as stored): a view, not a copy. */
+  userItems(u: number): Int32Array {
+    const { trainOffsets, trainItems } = this.checkpoint.maps;
+    return trainItems.subarray(trainOffsets[u], trainOffsets[u + 1]);
+  }
+
+  /** Dense user `u`'s held-out (test) item, or -1 when it has none. */
+  heldOutItem(u: number): number {
+    return this.checkpoint.maps.evalItems[u] ?? -1;
+  }
+
+  /** The checkpoint's learning curve (its evaluation history, as saved). */
+  training(): TrainingCurve {
+    const { meta } = this.checkpoint;
+    return {
+      epoch: meta.run.epochsDone,
+      model: meta.model.kind,
+      dataset: meta.run.dataset,
+      protocol: meta.history.at(-1)?.protocol ?? null,
+      trainEpochs: meta.run.trainEpochs,
+      finished: meta.run.finished,
+      history: meta.history,
+    };
+  }
+
+  /**
+   * Users whose raw id contains `query` (case-insensitive; every user when
+   * blank): an id equal to it first, then in dense order.
+   */
+  searchUsers(query: string, options: ServedSearchOptions = {}): IdSearchResult {
+    this.#userSearch ??= new IdSearch(this.checkpoint.maps.userIds);
+    return this.#userSearch.search(query, options);
+  }
+
+  /**
+   * Items whose raw id or title contains `query` (case-insensitive; every
+   * item when blank): an id equal to it first, then titles starting with
+   * it, then the most popular (training interactions), then by dense id.
+   * `titles` are by the text of the raw id.
+   */
+  searchItems(
+    query: string,
+    options: ServedSearchOptions & { titles?: ReadonlyMap<string, string> | undefined } = {},
+  ): IdSearchResult {
+    const titles = options.titles;
+    if (this.#itemSearch === undefined || this.#itemSearch.titles !== titles) {
+      const { itemIds, trainItems } = this.checkpoint.maps;
+      const popularity = new Float64Array(itemIds.length);
+      for (let n = 0; n < trainItems.length; n++) popularity[trainItems[n]]++;
+      this.#itemSearch = {
+        titles,
+        search: new IdSearch(itemIds, {
+          labels: titles === undefined ? undefined : (i) => titles.get(String(itemIds[i])),
+          weights: popularity,
+        }),
+      };
+    }
+    return this.#itemSearch.search.search(query, options);
   }
 
   /**

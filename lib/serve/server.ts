@@ -1,22 +1,30 @@
 /**
- * `ncf serve`: a trained model's recommendations over HTTP, on `Deno.serve`.
+ * `ncf serve`: a trained model's recommendations over HTTP, on `Deno.serve`,
+ * and a page at `/` that draws its learning curves and queries it.
  *
  * | route | request | response |
  * | --- | --- | --- |
  * | `GET /v1/users/{id}/recommendations?k=10&exclude_seen=true` | | `{"user", "recommendations": [{"item", "score", "title"?}]}` (as `ncf recommend`) |
+ * | `GET /v1/users/{id}` | | `{"user", "items": [{"item", "title"?}], "held_out": {"item", "title"?} \| null}`: its training items |
+ * | `GET /v1/users?query=&offset=0&limit=20` | | `{"total", "users": [{"user", "items"}]}`: ids containing the text (all when blank) |
+ * | `GET /v1/items?query=&offset=0&limit=20` | | `{"total", "items": [{"item", "title"?}]}`: id or title containing the text, most popular first |
  * | `POST /v1/recommendations` | `{"items": [ids], "k"?: 10}` | `{"recommendations": […]}`: a new user folded in, the posted items left out |
  * | `POST /v1/scores` | `{"user": id, "items": [ids]}` | `{"user", "scores": [{"item", "score"}]}` in the order posted |
  * | `GET /v1/items/{id}/similar?k=10` | | `{"item", "similar": [{"item", "score", "title"?}]}` (score = cosine) |
+ * | `GET /v1/training` | | `{"epoch", "model", "dataset", "protocol", "train_epochs", "finished", "history": [EvalRecord]}` |
  * | `GET /healthz` | | `{"epoch", "checkpoint"}` |
  * | `GET /metrics` | | Prometheus text |
+ * | `GET /?user=196&items=50,181` | | the page (HTML); its query is the page's state |
+ * | `GET /assets/{file}` | | the page's scripts and styles (`ETag`, 304 on `If-None-Match`) |
  *
  * Ids are the data set's (integers or strings, as `ncf recommend` prints
  * them); scores are probabilities. Errors are `{"error": "..."}`: 400 for
  * malformed input (bad JSON, unknown fields or parameters, k outside
- * 1..1000, ids neither strings nor integers), 404 for an unknown user, item
- * or route, 405 for a wrong method (with `Allow`), 413 for a body above
+ * 1..1000, ids neither strings nor integers), 404 for an unknown user, item,
+ * asset or route, 405 for a wrong method (with `Allow`), 413 for a body above
  * 1 MiB; 500 only for the server's own failure, without its details; 503
- * while it shuts down.
+ * while it shuts down. Search text is matched case-insensitively; `limit`
+ * is 1..1000, `offset` 0 or more.
  *
  * The checkpoint file is polled; a new one is loaded fully, then swapped in
  * for the requests that follow (those under way finish on the old one). A
@@ -31,6 +39,7 @@ import type { RawId } from "../data/raw_ids.ts";
 import { CHECKPOINT_FILE } from "../train/checkpoint_file.ts";
 import {
   ApiError,
+  MAX_K,
   parseBoolean,
   parseId,
   parseItems,
@@ -39,6 +48,7 @@ import {
   readJsonBody,
 } from "./api_request.ts";
 import { watchFile } from "./checkpoint_watcher.ts";
+import { PageAssets } from "./page_assets.ts";
 import { type ItemTitles, recommendationJson } from "./recommendation_format.ts";
 import type { Recommendation } from "./recommend.ts";
 import { ServedModel } from "./served_model.ts";
@@ -79,7 +89,8 @@ export interface RunningServer {
  * Loads the model of `modelDir` and serves it until closed.
  *
  * @throws {SettingError} naming "model_dir" when `modelDir` holds no
- *   checkpoint; what `Deno.serve` throws when the port is taken.
+ *   checkpoint; `Deno.errors.NotFound` when a file of the page is missing
+ *   (see `PageAssets.load`); what `Deno.serve` throws when the port is taken.
  *
  * @example
  * ```ts
@@ -94,6 +105,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const backend = options.backend;
   let served = await ServedModel.load(modelDir, { backend, setting: "model_dir" });
+  const assets = await PageAssets.load();
   const metrics = new ServeMetrics();
   metrics.setModel(served);
   const warn = options.onWarning ?? (() => {});
@@ -118,6 +130,7 @@ export async function startServer(
   });
   const context = {
     model: () => served,
+    assets,
     titles: options.titles,
     metrics,
     warn,
@@ -172,6 +185,7 @@ export async function startServer(
 /** What a request handler reads. */
 interface _Context {
   model(): ServedModel;
+  assets: PageAssets;
   titles: ItemTitles | undefined;
   metrics: ServeMetrics;
   warn(message: string): void;
@@ -204,6 +218,56 @@ const _ROUTES: _Route[] = [
       const u = _user(model, param);
       const recommendations = model.recommend(u, k, { includeSeen: !excludeSeen });
       return _json(recommendationJson({ user: model.userId(u), recommendations }, context));
+    },
+  },
+  {
+    method: "GET",
+    name: "/v1/users/{id}",
+    pattern: /^\/v1\/users\/([^/]+)$/,
+    handle(_request, url, param, context) {
+      queryParameters(url.searchParams, []);
+      const model = context.model();
+      const u = _user(model, param);
+      const heldOut = model.heldOutItem(u);
+      return _json({
+        user: model.userId(u),
+        items: Array.from(model.userItems(u), (i) => _itemJson(model, i, context.titles)),
+        held_out: heldOut < 0 ? null : _itemJson(model, heldOut, context.titles),
+      });
+    },
+  },
+  {
+    method: "GET",
+    name: "/v1/users",
+    pattern: /^\/v1\/users$/,
+    handle(_request, url, _param, context) {
+      const query = queryParameters(url.searchParams, ["query", "offset", "limit"]);
+      const model = context.model();
+      const { total, found } = model.searchUsers(query.get("query") ?? "", _page(query));
+      return _json({
+        total,
+        users: Array.from(found, (u) => ({
+          user: model.userId(u),
+          items: model.userItems(u).length,
+        })),
+      });
+    },
+  },
+  {
+    method: "GET",
+    name: "/v1/items",
+    pattern: /^\/v1\/items$/,
+    handle(_request, url, _param, context) {
+      const query = queryParameters(url.searchParams, ["query", "offset", "limit"]);
+      const model = context.model();
+      const { total, found } = model.searchItems(query.get("query") ?? "", {
+        ..._page(query),
+        titles: context.titles,
+      });
+      return _json({
+        total,
+        items: Array.from(found, (i) => _itemJson(model, i, context.titles)),
+      });
     },
   },
   {
@@ -260,6 +324,24 @@ const _ROUTES: _Route[] = [
   },
   {
     method: "GET",
+    name: "/v1/training",
+    pattern: /^\/v1\/training$/,
+    handle(_request, url, _param, context) {
+      queryParameters(url.searchParams, []);
+      const curve = context.model().training();
+      return _json({
+        epoch: curve.epoch,
+        model: curve.model,
+        dataset: curve.dataset,
+        protocol: curve.protocol,
+        train_epochs: curve.trainEpochs,
+        finished: curve.finished,
+        history: curve.history,
+      });
+    },
+  },
+  {
+    method: "GET",
     name: "/healthz",
     pattern: /^\/healthz$/,
     handle(_request, url, _param, context) {
@@ -276,6 +358,34 @@ const _ROUTES: _Route[] = [
       return new Response(context.metrics.format(), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
+    },
+  },
+  {
+    method: "GET",
+    name: "/",
+    pattern: /^\/$/,
+    handle(request, url, _param, context) {
+      // The page's own state (the user shown, a new user's items); the page reads it.
+      queryParameters(url.searchParams, ["user", "items"]);
+      return context.assets.respond("", request)!;
+    },
+  },
+  {
+    method: "GET",
+    name: "/assets/{file}",
+    pattern: /^\/assets\/([^/]+)$/,
+    handle(request, url, param, context) {
+      queryParameters(url.searchParams, []);
+      const response = param === "" ? undefined : context.assets.respond(param, request);
+      if (response === undefined) {
+        throw new ApiError(
+          404,
+          `Cannot find /assets/${_echo(param)}: no such file; expected one of ${
+            context.assets.names.join(", ")
+          }`,
+        );
+      }
+      return response;
     },
   },
 ];
@@ -338,6 +448,50 @@ function _item(model: ServedModel, id: RawId): number {
   const i = model.findItem(id);
   if (i < 0) throw new ApiError(404, `Cannot find item ${id}: no such item in the model's data`);
   return i;
+}
+
+/** Dense item `i` as JSON: its id, and its title where known. */
+function _itemJson(
+  model: ServedModel,
+  i: number,
+  titles: ItemTitles | undefined,
+): { item: RawId; title?: string } {
+  const item = model.itemId(i);
+  const title = titles?.get(String(item));
+  return title === undefined ? { item } : { item, title };
+}
+
+/** The `offset` (default 0) and `limit` (1..{@linkcode MAX_K}, default 20) of a search. */
+function _page(query: Map<string, string>): { offset: number; limit: number } {
+  return {
+    offset: _integer("offset", query.get("offset"), 0, Number.MAX_SAFE_INTEGER, 0),
+    limit: _integer("limit", query.get("limit"), 1, MAX_K, 20),
+  };
+}
+
+/** An integer query parameter in `min..max`, or `fallback` when absent; else a 400. */
+function _integer(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = /^\d{1,15}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) {
+    const expected = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in ${min}..${max}`;
+    throw new ApiError(
+      400,
+      `Cannot use ${name} = ${_echo(JSON.stringify(value))}: expected an integer ${expected}`,
+    );
+  }
+  return n;
+}
+
+/** A client's text as an error message echoes it: at most 100 characters (as api_request.ts cuts them). */
+function _echo(text: string): string {
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
 }
 
 /** Recommended items as JSON, with their titles where known. */

@@ -134,3 +134,104 @@ Deno.test("ServedModel.similar() gives ItemSimilarity's items as raw ids", async
 Deno.test("ServedModel.load() rejects a folder without a model", async () => {
   await assert.rejects(() => ServedModel.load("/nonexistent/ncf/model"), /Cannot load a model/);
 });
+
+Deno.test("ServedModel gives a user's training items and held-out item as stored", async (t) => {
+  await withModel(async (served) => {
+    const dataset = smallDataset("integer");
+    assert.equal(served.numUsers, USERS);
+    assert.equal(served.numItems, ITEMS);
+    for (let u = 0; u < USERS; u++) {
+      await t.step(`user ${u}`, () => {
+        assert.deepEqual(
+          [...served.userItems(u)],
+          [...dataset.trainItems.subarray(dataset.trainOffsets[u], dataset.trainOffsets[u + 1])],
+        );
+        assert.equal(served.heldOutItem(u), dataset.evalItems[u]);
+      });
+    }
+  });
+});
+
+Deno.test("ServedModel.training() is the checkpoint's run and every evaluation", async (t) => {
+  const root = await Deno.makeTempDir({ prefix: "ncf_served_model_test_" });
+  try {
+    await t.step(
+      "a checkpoint without evaluations has an empty curve and no protocol",
+      async () => {
+        const dir = join(root, "empty");
+        await saveSmallModel(dir, smallDataset("integer"), { epochs: 2 });
+        const served = await ServedModel.load(dir, { backend: "ts" });
+        assert.deepEqual(served.training(), {
+          epoch: 2,
+          model: "NeuMF",
+          dataset: "small",
+          protocol: null,
+          trainEpochs: 5,
+          finished: false,
+          history: [],
+        });
+      },
+    );
+    await t.step("a checkpoint's history comes back whole, its last protocol named", async () => {
+      const dir = join(root, "history");
+      const history = [1, 2, 3].map((epoch) => ({
+        epoch,
+        cycle: epoch,
+        hr: 0.1 * epoch,
+        ndcg: 0.05 * epoch,
+        loss: 1 / epoch,
+        train_examples_per_sec: 1000,
+        eval_seconds: 0.1,
+        wall_seconds: epoch,
+        protocol: epoch < 3 ? "sampled" : "full",
+        byK: [{ k: 10, hr: 0.1 * epoch, ndcg: 0.05 * epoch }],
+      }));
+      await saveSmallModel(dir, smallDataset("integer"), { epochs: 3, history });
+      const curve = (await ServedModel.load(dir, { backend: "ts" })).training();
+      assert.equal(curve.epoch, 3);
+      assert.equal(curve.protocol, "full");
+      assert.deepEqual(curve.history, history);
+    });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("ServedModel searches users by id and items by id or title", async (t) => {
+  await withModel(async (served) => {
+    const titles = new Map([["200", "Star Wars (1977)"], ["203", "Lone Star (1996)"]]);
+    const items = (query: string, limit?: number) =>
+      [...served.searchItems(query, { titles, limit }).found].map((i) => served.itemId(i));
+    const users = (query: string, offset?: number, limit?: number) =>
+      [...served.searchUsers(query, { offset, limit }).found].map((u) => served.userId(u));
+    await t.step("every user in dense order, a page at a time", () => {
+      assert.deepEqual(users(""), [100, 101, 102, 103, 104, 105]);
+      assert.deepEqual(users("", 4, 5), [104, 105]);
+      assert.equal(served.searchUsers("", { offset: 9 }).total, USERS);
+      assert.deepEqual(users("", 9), []);
+    });
+    await t.step("users whose id contains the text, an exact id first", () => {
+      assert.deepEqual(users("103"), [103]);
+      assert.deepEqual(users(" 10", 0, 2), [100, 101]);
+      assert.deepEqual(users("x"), []);
+    });
+    await t.step("items: a title starting with the text before one containing it", () => {
+      assert.deepEqual(items("STAR"), [200, 203]);
+      assert.deepEqual(items("lone"), [203]);
+    });
+    await t.step("items: an exact id first, then by popularity in training", () => {
+      const dataset = smallDataset("integer");
+      const popularity = new Array(ITEMS).fill(0);
+      for (const i of dataset.trainItems) popularity[i]++;
+      const byPopularity = popularity.map((_, i) => i)
+        .sort((a, b) => popularity[b] - popularity[a] || a - b).map((i) => 200 + i);
+      assert.deepEqual(items("", 100), byPopularity);
+      assert.deepEqual(items("211")[0], 211);
+      assert.equal(served.searchItems("2", { titles }).total, ITEMS);
+    });
+    await t.step("items without titles are found by id only", () => {
+      assert.deepEqual([...served.searchItems("star").found], []);
+      assert.deepEqual([...served.searchItems("205").found].map((i) => served.itemId(i)), [205]);
+    });
+  });
+});

@@ -7,6 +7,8 @@ import { recommendUsers } from "../../lib/serve/recommend.ts";
 import { recommendationJson } from "../../lib/serve/recommendation_format.ts";
 import { type RunningServer, startServer } from "../../lib/serve/server.ts";
 import { CHECKPOINT_FILE } from "../../lib/train/checkpoint_file.ts";
+import type { EvalRecord } from "../../lib/train/model_checkpoint.ts";
+import { PAGE_DIR, PAGE_FILES } from "../../lib/serve/page_assets.ts";
 
 const TITLES = new Map([["200", "Item Zero (1995)"]]);
 
@@ -16,12 +18,12 @@ async function withServer(
     server: RunningServer,
     context: { dir: string; dataset: Dataset; warnings: string[] },
   ) => Promise<void>,
-  options: { ids?: "integer" | "string" } = {},
+  options: { ids?: "integer" | "string"; history?: EvalRecord[] } = {},
 ): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "ncf_serve_test_" });
   const dir = join(root, "model");
   const dataset = smallDataset(options.ids ?? "integer");
-  await saveSmallModel(dir, dataset);
+  await saveSmallModel(dir, dataset, { history: options.history ?? [] });
   const warnings: string[] = [];
   const server = await startServer(dir, {
     port: 0,
@@ -303,6 +305,105 @@ Deno.test("client mistakes get a JSON error with a 4xx status, never a 5xx", asy
         error: /expected GET/,
       },
       {
+        name: "unknown user's history",
+        path: "/v1/users/999",
+        status: 404,
+        error: /Cannot find user 999/,
+      },
+      {
+        name: "a parameter on a user's history",
+        path: "/v1/users/100?k=3",
+        status: 400,
+        error: /unknown parameter 'k'; expected none/,
+      },
+      {
+        name: "limit of 0",
+        path: "/v1/items?limit=0",
+        status: 400,
+        error: /limit = "0".*1\.\.1000/,
+      },
+      {
+        name: "limit of 1001",
+        path: "/v1/users?limit=1001",
+        status: 400,
+        error: /limit = "1001".*1\.\.1000/,
+      },
+      { name: "negative offset", path: "/v1/users?offset=-1", status: 400, error: /offset.*≥ 0/ },
+      {
+        name: "unknown search parameter",
+        path: "/v1/items?q=star",
+        status: 400,
+        error: /unknown parameter 'q'; expected query, offset, limit/,
+      },
+      {
+        name: "a repeated search parameter",
+        path: "/v1/items?query=a&query=b",
+        status: 400,
+        error: /given twice/,
+      },
+      {
+        name: "a parameter on the learning curve",
+        path: "/v1/training?epoch=1",
+        status: 400,
+        error: /unknown parameter 'epoch'/,
+      },
+      {
+        name: "POST on the learning curve",
+        path: "/v1/training",
+        init: post({}),
+        status: 405,
+        error: /expected GET/,
+      },
+      {
+        name: "a page parameter the page does not know",
+        path: "/?foo=1",
+        status: 400,
+        error: /unknown parameter 'foo'; expected user, items/,
+      },
+      {
+        name: "unknown asset",
+        path: "/assets/nope.js",
+        status: 404,
+        error: /Cannot find \/assets\/nope\.js: no such file; expected one of app\.js/,
+      },
+      {
+        name: "an asset path climbing out (encoded)",
+        path: "/assets/..%2Fserver.ts",
+        status: 404,
+        error: /Cannot find \/assets\/\.\.\/server\.ts: no such file/,
+      },
+      {
+        name: "an asset path climbing out twice (encoded dots)",
+        path: "/assets/%2e%2e%2f%2e%2e%2fdeno.json",
+        status: 404,
+        error: /no such file/,
+      },
+      {
+        name: "an asset under a folder",
+        path: "/assets/vendor/uPlot.min.css",
+        status: 404,
+        error: /no such route/,
+      },
+      {
+        name: "the page's source by its file name",
+        path: "/index.html",
+        status: 404,
+        error: /no such route/,
+      },
+      { name: "no asset name", path: "/assets/", status: 404, error: /no such route/ },
+      {
+        name: "a long asset name, echoed cut",
+        path: `/assets/${"a".repeat(5000)}`,
+        status: 404,
+        error: /^Cannot find \/assets\/a{100}…: no such file/,
+      },
+      {
+        name: "a long limit, echoed cut",
+        path: `/v1/items?limit=${"9".repeat(5000)}`,
+        status: 400,
+        error: /^Cannot use limit = "9{99}…: expected an integer in 1\.\.1000$/,
+      },
+      {
         name: "a body above 1 MiB",
         path: "/v1/recommendations",
         init: post(big),
@@ -426,4 +527,123 @@ Deno.test("`ncf serve --port 0` prints its URL, answers, and exits 143 on SIGTER
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+const HISTORY: EvalRecord[] = [1, 2].map((epoch) => ({
+  epoch,
+  cycle: epoch,
+  hr: 0.4 + 0.1 * epoch,
+  ndcg: 0.2 + 0.05 * epoch,
+  loss: 0.5 / epoch,
+  train_examples_per_sec: 1e5,
+  eval_seconds: 0.01,
+  wall_seconds: epoch,
+  protocol: "sampled",
+  mrr: 0.1,
+  byK: [{ k: 10, hr: 0.4 + 0.1 * epoch, ndcg: 0.2 + 0.05 * epoch, coverage: 0.5 }],
+}));
+
+Deno.test("the page's API: learning curve, a user's history, users and items by text", async (t) => {
+  await withServer(async (server, { dataset }) => {
+    await t.step("the learning curve is the checkpoint's run and every evaluation", async () => {
+      const { status, body } = await call(server, "/v1/training");
+      assert.equal(status, 200);
+      assert.deepEqual(body, {
+        epoch: 1,
+        model: "NeuMF",
+        dataset: "small",
+        protocol: "sampled",
+        train_epochs: 5,
+        finished: false,
+        history: HISTORY,
+      });
+    });
+    await t.step(
+      "a user's training items with titles where known, and the held-out item",
+      async () => {
+        for (let u = 0; u < USERS; u++) {
+          const { status, body } = await call(server, `/v1/users/${100 + u}`);
+          assert.equal(status, 200);
+          const own = [
+            ...dataset.trainItems.subarray(dataset.trainOffsets[u], dataset.trainOffsets[u + 1]),
+          ];
+          const json = (i: number) =>
+            i === 0 ? { item: 200, title: "Item Zero (1995)" } : { item: 200 + i };
+          assert.deepEqual(body, {
+            user: 100 + u,
+            items: own.map(json),
+            held_out: json(dataset.evalItems[u]),
+          });
+        }
+      },
+    );
+    await t.step("users: all of them by default, counted, with their training items", async () => {
+      const { status, body } = await call(server, "/v1/users?offset=4&limit=5");
+      assert.equal(status, 200);
+      assert.deepEqual(body, {
+        total: USERS,
+        users: [4, 5].map((u) => ({
+          user: 100 + u,
+          items: dataset.trainOffsets[u + 1] - dataset.trainOffsets[u],
+        })),
+      });
+      const exact = await call(server, "/v1/users?query=103");
+      assert.deepEqual(exact.body, { total: 1, users: [{ user: 103, items: 5 }] });
+    });
+    await t.step("items: by title or id, case-insensitively, titles where known", async () => {
+      const zero = await call(server, "/v1/items?query=ITEM%20zero");
+      assert.deepEqual(zero.body, { total: 1, items: [{ item: 200, title: "Item Zero (1995)" }] });
+      const byId = await call(server, "/v1/items?query=211&limit=1");
+      assert.deepEqual(byId.body, { total: 1, items: [{ item: 211 }] });
+      const all = await call(server, "/v1/items?limit=1000");
+      assert.equal(all.body.total, ITEMS);
+      assert.equal((all.body.items as unknown[]).length, ITEMS);
+      const none = await call(server, "/v1/items?query=nothing");
+      assert.deepEqual(none.body, { total: 0, items: [] });
+    });
+  }, { history: HISTORY });
+});
+
+Deno.test("a string-id user's history and search keep the ids as they are", async () => {
+  await withServer(async (server) => {
+    const { status, body } = await call(server, `/v1/users/${encodeURIComponent("émile")}`);
+    assert.equal(status, 200);
+    assert.equal(body.user, "émile");
+    assert.match(String((body.items as { item: string }[])[0].item), /^item \d+,"\d+"$/);
+    const users = await call(server, `/v1/users?query=${encodeURIComponent("A,B")}`);
+    assert.deepEqual(users.body, { total: 1, users: [{ user: "a,b", items: 5 }] });
+  }, { ids: "string" });
+});
+
+Deno.test("the page and its assets are served with their types, ETags and 304s", async (t) => {
+  await withServer(async (server) => {
+    for (const file of PAGE_FILES) {
+      const path = file.name === "" ? "/?user=100&items=200,201" : `/assets/${file.name}`;
+      await t.step(`${path}: 200 ${file.contentType}, then 304`, async () => {
+        const response = await fetch(new URL(path, server.url));
+        assert.equal(response.status, 200);
+        assert.equal(response.headers.get("content-type"), file.contentType);
+        assert.deepEqual(
+          new Uint8Array(await response.arrayBuffer()),
+          await Deno.readFile(new URL(file.path, PAGE_DIR)),
+        );
+        const etag = response.headers.get("etag")!;
+        const again = await fetch(new URL(path, server.url), {
+          headers: { "if-none-match": etag },
+        });
+        assert.equal(again.status, 304);
+        await again.body?.cancel();
+      });
+    }
+    await t.step("the page names its assets relative to itself", async () => {
+      const html = await (await fetch(server.url)).text();
+      assert.match(html, /<script src="assets\/app\.js" type="module"><\/script>/);
+      assert.match(html, /<script src="assets\/uPlot\.iife\.min\.js" defer><\/script>/);
+    });
+    await t.step("metrics count the page and its assets by route", async () => {
+      const text = await (await fetch(new URL("/metrics", server.url))).text();
+      assert.match(text, /^ncf_http_requests_total\{route="\/",status="200"\} 2$/m);
+      assert.match(text, /^ncf_http_requests_total\{route="\/assets\/\{file\}",status="304"\} 5$/m);
+    });
+  });
 });
