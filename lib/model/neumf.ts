@@ -890,7 +890,10 @@ export class NeuMF implements Model {
     if (count === 0) return;
     if (this.#evalVersion !== this.#version) this.prepareEval();
     if (this.#evalBuf === null || this.#evalBuf.capacity < count) {
-      this.#evalBuf = this.#allocate(Math.max(count, this.#evalBuf?.capacity ?? 0));
+      // Beyond the sampled protocol's size, size for the whole catalogue at
+      // once: the memory plan holds one such buffer, not a series of growths.
+      const whole = count > _EVAL_CAPACITY ? numItems : 0;
+      this.#evalBuf = this.#allocate(Math.max(count, whole, this.#evalBuf?.capacity ?? 0));
     }
     const buf = this.#evalBuf;
     if (!this.#scoreFused(user, items, { count, buf })) {
@@ -1292,12 +1295,12 @@ function _memoryPlan(
     if (!spec.sparse) widest = Math.max(widest, n, 2 * spec.shape[spec.shape.length - 1]);
   }
   return {
-    floats: 4 * numParams + (capacity + _EVAL_CAPACITY) * sizes.perRow +
+    floats: 4 * numParams + (capacity + _EVAL_CAPACITY + sizes.numItems) * sizes.perRow +
       (sizes.numItems + 1) * (2 * sizes.firstOut + sizes.nf) + 64 * 16 +
       // scoreUsersAll: the ids, two tiles of every layer, the GMF and user shares.
       sizes.numItems + 2 * _ALL_USERS * _ALL_TILE * sizes.perRow + _ALL_GMF_USERS * sizes.nf +
       _ALL_USERS * sizes.firstOut + _ALL_TILE + 64,
     scratchBytes: widest * 4 + 64,
-    idsBytes: Math.max(capacity, _EVAL_CAPACITY) * 4 + 64,
+    idsBytes: Math.max(capacity, _EVAL_CAPACITY, sizes.numItems) * 4 + 64,
   };
 }

@@ -7,6 +7,7 @@ import { NeuMF, type NeuMFOptions } from "../../lib/model/neumf.ts";
 import { Adam } from "../../lib/optim/adam.ts";
 import { buildOptimizer, type OptimizerKind } from "../../lib/optim/optimizers.ts";
 import { Prng } from "../../lib/random/prng.ts";
+import { wasmArenaOf } from "../../lib/kernels/wasm_arena.ts";
 import { kernelSets, withPlainMemory } from "../kernels/_kernel_sets.ts";
 import { assertGradient } from "./_grad_check.ts";
 
@@ -546,5 +547,31 @@ Deno.test("NeuMF, GMF and MLP learn to rank liked items first with bpr", async (
         assert.ok(last < 0.25 * first, `loss ${first} → ${last}`);
       });
     }
+  }
+});
+
+Deno.test("scoreUserItems() keeps a WebAssembly set's fast path for candidate lists up to the whole catalogue", async (t) => {
+  // A server ranks every unseen item of a user: lists of a few thousand,
+  // of a different length each time. The buffers must stay in the set's
+  // memory (else every element-wise kernel falls back to TypeScript).
+  const numItems = 3000;
+  for (const kernels of kernelSets().filter((k) => k.name !== "ts")) {
+    await t.step(kernels.name, () => {
+      const inArena: boolean[] = [];
+      const spy: Kernels = {
+        ...kernels,
+        scoreRows(items, o) {
+          inArena.push(wasmArenaOf(o.logits) !== undefined && wasmArenaOf(o.act) !== undefined);
+          kernels.scoreRows(items, o);
+        },
+      };
+      const model = new NeuMF({ numUsers: 3, numItems, kernels: spy, prng: new Prng(5) });
+      const items = Int32Array.from({ length: numItems }, (_, i) => i);
+      const out = new Float32Array(numItems);
+      for (const count of [100, 1100, 1500, 2200, 2999, 3000, 2000]) {
+        model.scoreUserItems(1, items, { out, count });
+      }
+      assert.deepEqual(inArena, [true, true, true, true, true, true, true]);
+    });
   }
 });
