@@ -68,13 +68,13 @@ export function queryParameters(
     if (!allowed.includes(name)) {
       throw new ApiError(
         400,
-        `Cannot read the query: unknown parameter '${name}'; expected ${
+        `Cannot read the query: unknown parameter '${_cut(name)}'; expected ${
           allowed.length === 0 ? "none" : allowed.join(", ")
         }`,
       );
     }
     if (out.has(name)) {
-      throw new ApiError(400, `Cannot read the query: parameter '${name}' is given twice`);
+      throw new ApiError(400, `Cannot read the query: parameter '${_cut(name)}' is given twice`);
     }
     out.set(name, value);
   }
@@ -101,7 +101,7 @@ export function parseK(value: unknown, fallback: number): number {
   if (typeof k !== "number" || !Number.isInteger(k) || k < 1 || k > MAX_K) {
     throw new ApiError(
       400,
-      `Cannot use k = ${JSON.stringify(value)}: expected an integer in 1..${MAX_K}`,
+      `Cannot use k = ${_shown(value)}: expected an integer in 1..${MAX_K}`,
     );
   }
   return k;
@@ -123,7 +123,7 @@ export function parseBoolean(name: string, value: string | undefined, fallback: 
   if (value === undefined) return fallback;
   if (value === "true") return true;
   if (value === "false") return false;
-  throw new ApiError(400, `Cannot use ${name} = '${value}': expected true or false`);
+  throw new ApiError(400, `Cannot use ${name} = '${_cut(value)}': expected true or false`);
 }
 
 /**
@@ -145,9 +145,7 @@ export function parseId(value: unknown, what: string): RawId {
   }
   throw new ApiError(
     400,
-    `Cannot use ${what} ${
-      JSON.stringify(value) ?? String(value)
-    }: expected a string or an integer id`,
+    `Cannot use ${what} ${_shown(value)}: expected a string or an integer id`,
   );
 }
 
@@ -165,7 +163,11 @@ export function parseId(value: unknown, what: string): RawId {
  */
 export function parseItems(value: unknown): RawId[] {
   if (!Array.isArray(value) || value.length === 0 || value.length > MAX_ITEMS) {
-    const got = Array.isArray(value) ? `${value.length} items` : JSON.stringify(value) ?? "nothing";
+    const got = Array.isArray(value)
+      ? `${value.length} items`
+      : value === undefined
+      ? "nothing"
+      : _shown(value);
     throw new ApiError(
       400,
       `Cannot use items ${got}: expected a list of 1..${MAX_ITEMS} item ids`,
@@ -236,7 +238,7 @@ export async function readJsonBody(
     if (!fields.allowed.includes(name)) {
       throw new ApiError(
         400,
-        `Cannot read the request body: unknown field '${name}'; expected ${
+        `Cannot read the request body: unknown field '${_cut(name)}'; expected ${
           fields.allowed.join(", ")
         }`,
       );
@@ -248,6 +250,19 @@ export async function readJsonBody(
     }
   }
   return record;
+}
+
+/** Longest echo of a client's input in an error message, in characters. */
+const _ECHO_CHARS = 100;
+
+/** A client's text as an error message repeats it: cut after {@linkcode _ECHO_CHARS}, with "…". */
+function _cut(text: string): string {
+  return text.length > _ECHO_CHARS ? `${text.slice(0, _ECHO_CHARS)}…` : text;
+}
+
+/** A client's JSON value as an error message shows it: its JSON text, cut. */
+function _shown(value: unknown): string {
+  return _cut(JSON.stringify(value) ?? String(value));
 }
 
 function _tooLarge(): ApiError {

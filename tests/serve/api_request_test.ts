@@ -210,6 +210,48 @@ Deno.test("parseItems() takes a list of 1..MAX_ITEMS ids, else 400", async (t) =
   }
 });
 
+Deno.test("error messages repeat at most 100 characters of the client's input", async (t) => {
+  const long = "x".repeat(5000);
+  const deep = JSON.parse("[".repeat(10_000) + "]".repeat(10_000));
+  const cases: [string, () => unknown, string][] = [
+    ["a long k", () => parseK(long, 10), `Cannot use k = "${"x".repeat(99)}…`],
+    ["a deeply nested k", () => parseK(deep, 10), `Cannot use k = ${"[".repeat(100)}…`],
+    ["a long id", () => parseId([long], "user"), `Cannot use user ["${"x".repeat(98)}…`],
+    [
+      "a long items value",
+      () => parseItems({ [long]: 1 }),
+      `Cannot use items {"${"x".repeat(98)}…`,
+    ],
+    [
+      "a long parameter name",
+      () => queryParameters(new URLSearchParams(`${long}=1`), ["k"]),
+      `Cannot read the query: unknown parameter '${"x".repeat(100)}…'`,
+    ],
+    [
+      "a long boolean",
+      () => parseBoolean("exclude_seen", long, true),
+      `Cannot use exclude_seen = '${"x".repeat(100)}…'`,
+    ],
+  ];
+  for (const [what, fn, start] of cases) {
+    await t.step(what, () => {
+      assert.throws(fn, (e: unknown) => {
+        assert.ok(e instanceof ApiError);
+        assert.ok(e.message.startsWith(start), e.message.slice(0, 200));
+        assert.ok(e.message.length < 200, `${e.message.length} characters`);
+        return true;
+      });
+    });
+  }
+  await t.step("a long field name in a body", async () => {
+    await assertApiRejects(
+      () => readJsonBody(request(JSON.stringify({ [long]: 1 })), FIELDS),
+      400,
+      new RegExp(`^Cannot read the request body: unknown field '${"x".repeat(100)}…'; expected`),
+    );
+  });
+});
+
 /** A POST request with `body`, optionally declaring `contentLength`. */
 function request(body: BodyInit | null, contentLength?: string): Request {
   const headers = new Headers();
