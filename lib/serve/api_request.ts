@@ -68,13 +68,16 @@ export function queryParameters(
     if (!allowed.includes(name)) {
       throw new ApiError(
         400,
-        `Cannot read the query: unknown parameter '${_cut(name)}'; expected ${
+        `Cannot read the query: unknown parameter '${echoInput(name)}'; expected ${
           allowed.length === 0 ? "none" : allowed.join(", ")
         }`,
       );
     }
     if (out.has(name)) {
-      throw new ApiError(400, `Cannot read the query: parameter '${_cut(name)}' is given twice`);
+      throw new ApiError(
+        400,
+        `Cannot read the query: parameter '${echoInput(name)}' is given twice`,
+      );
     }
     out.set(name, value);
   }
@@ -123,7 +126,7 @@ export function parseBoolean(name: string, value: string | undefined, fallback: 
   if (value === undefined) return fallback;
   if (value === "true") return true;
   if (value === "false") return false;
-  throw new ApiError(400, `Cannot use ${name} = '${_cut(value)}': expected true or false`);
+  throw new ApiError(400, `Cannot use ${name} = '${echoInput(value)}': expected true or false`);
 }
 
 /**
@@ -238,7 +241,7 @@ export async function readJsonBody(
     if (!fields.allowed.includes(name)) {
       throw new ApiError(
         400,
-        `Cannot read the request body: unknown field '${_cut(name)}'; expected ${
+        `Cannot read the request body: unknown field '${echoInput(name)}'; expected ${
           fields.allowed.join(", ")
         }`,
       );
@@ -255,14 +258,25 @@ export async function readJsonBody(
 /** Longest echo of a client's input in an error message, in characters. */
 const _ECHO_CHARS = 100;
 
-/** A client's text as an error message repeats it: cut after {@linkcode _ECHO_CHARS}, with "…". */
-function _cut(text: string): string {
+/**
+ * A client's text as an error message repeats it: cut after 100
+ * characters, with "…", so a huge id or body never comes back whole.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { echoInput } from "./api_request.ts";
+ * assert.equal(echoInput("196"), "196");
+ * assert.equal(echoInput("x".repeat(500)).length, 101);
+ * ```
+ */
+export function echoInput(text: string): string {
   return text.length > _ECHO_CHARS ? `${text.slice(0, _ECHO_CHARS)}…` : text;
 }
 
 /** A client's JSON value as an error message shows it: its JSON text, cut. */
 function _shown(value: unknown): string {
-  return _cut(JSON.stringify(value) ?? String(value));
+  return echoInput(JSON.stringify(value) ?? String(value));
 }
 
 function _tooLarge(): ApiError {

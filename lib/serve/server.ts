@@ -39,6 +39,7 @@ import type { RawId } from "../data/raw_ids.ts";
 import { CHECKPOINT_FILE } from "../train/checkpoint_file.ts";
 import {
   ApiError,
+  echoInput,
   MAX_K,
   parseBoolean,
   parseId,
@@ -380,7 +381,7 @@ const _ROUTES: _Route[] = [
       if (response === undefined) {
         throw new ApiError(
           404,
-          `Cannot find /assets/${_echo(param)}: no such file; expected one of ${
+          `Cannot find /assets/${echoInput(param)}: no such file; expected one of ${
             context.assets.names.join(", ")
           }`,
         );
@@ -402,7 +403,7 @@ async function _handle(request: Request, context: _Context): Promise<Response> {
       return m === null ? [] : [{ route, param: m[1] ?? "" }];
     });
     if (matches.length === 0) {
-      throw new ApiError(404, `Cannot find ${url.pathname}: no such route`);
+      throw new ApiError(404, `Cannot find ${echoInput(url.pathname)}: no such route`);
     }
     const match = matches.find(({ route }) => route.method === request.method);
     routeName = matches[0].route.name;
@@ -410,7 +411,7 @@ async function _handle(request: Request, context: _Context): Promise<Response> {
       const allow = matches.map(({ route }) => route.method).join(", ");
       response = _error(
         405,
-        `Cannot ${request.method} ${url.pathname}: expected ${allow}`,
+        `Cannot ${request.method} ${echoInput(url.pathname)}: expected ${allow}`,
         { allow },
       );
     } else {
@@ -418,7 +419,7 @@ async function _handle(request: Request, context: _Context): Promise<Response> {
       try {
         param = decodeURIComponent(match.param);
       } catch {
-        throw new ApiError(400, `Cannot read ${url.pathname}: bad percent-encoding`);
+        throw new ApiError(400, `Cannot read ${echoInput(url.pathname)}: bad percent-encoding`);
       }
       response = await match.route.handle(request, url, param, context);
     }
@@ -439,14 +440,24 @@ async function _handle(request: Request, context: _Context): Promise<Response> {
 /** The dense id of a user, or a 404. */
 function _user(model: ServedModel, id: RawId): number {
   const u = model.findUser(id);
-  if (u < 0) throw new ApiError(404, `Cannot find user ${id}: no such user in the model's data`);
+  if (u < 0) {
+    throw new ApiError(
+      404,
+      `Cannot find user ${echoInput(String(id))}: no such user in the model's data`,
+    );
+  }
   return u;
 }
 
 /** The dense id of an item, or a 404. */
 function _item(model: ServedModel, id: RawId): number {
   const i = model.findItem(id);
-  if (i < 0) throw new ApiError(404, `Cannot find item ${id}: no such item in the model's data`);
+  if (i < 0) {
+    throw new ApiError(
+      404,
+      `Cannot find item ${echoInput(String(id))}: no such item in the model's data`,
+    );
+  }
   return i;
 }
 
@@ -483,17 +494,13 @@ function _integer(
     const expected = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in ${min}..${max}`;
     throw new ApiError(
       400,
-      `Cannot use ${name} = ${_echo(JSON.stringify(value))}: expected an integer ${expected}`,
+      `Cannot use ${name} = ${echoInput(JSON.stringify(value))}: expected an integer ${expected}`,
     );
   }
   return n;
 }
 
 /** A client's text as an error message echoes it: at most 100 characters (as api_request.ts cuts them). */
-function _echo(text: string): string {
-  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
-}
-
 /** Recommended items as JSON, with their titles where known. */
 function _withTitles(
   items: Recommendation[],

@@ -398,6 +398,18 @@ Deno.test("client mistakes get a JSON error with a 4xx status, never a 5xx", asy
         error: /^Cannot find \/assets\/a{100}…: no such file/,
       },
       {
+        name: "a long unknown user id, echoed cut",
+        path: `/v1/users/${"7".repeat(5000)}/recommendations`,
+        status: 404,
+        error: /^Cannot find user 7{100}…: no such user/,
+      },
+      {
+        name: "a long unknown route, echoed cut",
+        path: `/${"z".repeat(5000)}`,
+        status: 404,
+        error: /^Cannot find \/z{99}…: no such route/,
+      },
+      {
         name: "a long limit, echoed cut",
         path: `/v1/items?limit=${"9".repeat(5000)}`,
         status: 400,
