@@ -17,7 +17,8 @@
 
 import { SettingError } from "../errors.ts";
 import { groupRows } from "./group_rows.ts";
-import { drawValidation } from "./validation_split.ts";
+import { drawValidation, VALIDATION_PICK_STREAM } from "./validation_split.ts";
+import { Prng } from "../random/prng.ts";
 import { readChunks } from "./read_chunks.ts";
 import { MAX_DENSE_ID, MAX_LINE_BYTES, readRatings } from "./read_ratings.ts";
 import type { Dataset } from "./types.ts";
@@ -66,9 +67,12 @@ export interface ReadNcfFilesOptions {
   /** Aborts between chunks. */
   signal?: AbortSignal | undefined;
   /**
-   * Hold out each user's latest training row (by timestamp, ties: the later
-   * row) for validation, with validation negatives as many as the split's
-   * test negatives, drawn from `seed`; default false.
+   * Hold out each user's latest training row (by timestamp) for
+   * validation, with validation negatives as many as the split's test
+   * negatives, drawn from `seed`; default false. Rows that tie on the
+   * latest timestamp (in the NCF files every training timestamp is 0) give
+   * a seeded choice among them, not the last in the file: the file lists
+   * each user's items by id, so the last would favour rarely rated items.
    */
   validation?: boolean | undefined;
   /** Seed of the validation negatives (required with `validation`). */
@@ -195,7 +199,12 @@ export async function readNcfFiles(
   }
 
   // With validation: each user's latest training row is held out (all its duplicates too).
-  const validItems = options.validation ? _latestRows(train, numUsers, paths.train) : undefined;
+  if (options.validation && options.seed === undefined) {
+    throw new TypeError("Cannot draw validation negatives: no seed was given");
+  }
+  const validItems = options.validation
+    ? _latestRows(train, numUsers, { path: paths.train, seed: options.seed ?? 0 })
+    : undefined;
 
   // Training positives: CSR, ascending, duplicates once.
   let n = 0;
@@ -244,12 +253,9 @@ export async function readNcfFiles(
       );
     }
   }
-  if (options.seed === undefined) {
-    throw new TypeError("Cannot draw validation negatives: no seed was given");
-  }
   const validation = drawValidation(dataset, validItems, {
     numEvalNegatives: maxListed,
-    seed: options.seed,
+    seed: options.seed ?? 0,
   });
   return { ...dataset, validation };
 }
@@ -258,14 +264,23 @@ export async function readNcfFiles(
 function _latestRows(
   train: { users: Float64Array; items: Float64Array; timestamps: Float64Array; length: number },
   numUsers: number,
-  path: string,
+  o: { path: string; seed: number },
 ): Int32Array {
+  const { path } = o;
   const latest = new Int32Array(numUsers).fill(-1);
   const time = new Float64Array(numUsers);
+  // Rows tied at the user's latest timestamp so far; each replaces the
+  // choice with probability 1/ties (reservoir sampling: a uniform pick).
+  const ties = new Int32Array(numUsers);
+  const prng = new Prng(o.seed, VALIDATION_PICK_STREAM);
   for (let r = 0; r < train.length; r++) {
     const u = train.users[r];
     const t = train.timestamps[r];
-    if (latest[u] < 0 || t >= time[u]) (latest[u] = train.items[r], time[u] = t);
+    if (latest[u] < 0 || t > time[u]) {
+      (latest[u] = train.items[r], time[u] = t, ties[u] = 1);
+    } else if (t === time[u] && prng.nextInt(++ties[u]) === 0) {
+      latest[u] = train.items[r];
+    }
   }
   for (let u = 0; u < numUsers; u++) {
     if (latest[u] < 0) {

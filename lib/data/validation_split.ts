@@ -16,6 +16,12 @@ import type { Dataset, ValidationSplit } from "./types.ts";
 export const VALIDATION_NEGATIVES_STREAM = 0x56414c49;
 
 /**
+ * The PRNG stream that picks a user's validation row among rows tied at
+ * their latest timestamp (the NCF split's training rows all carry 0).
+ */
+export const VALIDATION_PICK_STREAM = 0x50494b56;
+
+/**
  * Each user's CSR row with one more item inserted in ascending order (an item
  * already in the row is not repeated).
  *

@@ -262,3 +262,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test("readNcfFiles({ validation }) holds out the latest row, and a seeded pick among rows tied at the latest timestamp", () =>
+  withDir(async (dir) => {
+    // 300 users rate items 0..9, all at t = 0 (as in the NCF files), except
+    // user 0, whose item 4 is the only one at t = 7; tests are item 10.
+    const numUsers = 300;
+    const train: string[] = [];
+    const test: string[] = [];
+    const negative: string[] = [];
+    for (let u = 0; u < numUsers; u++) {
+      for (let i = 0; i < 10; i++) train.push(`${u}\t${i}\t5\t${u === 0 && i === 4 ? 7 : 0}`);
+      test.push(`${u}\t10\t5\t9`);
+      negative.push(`(${u},10)\t11\t12`);
+    }
+    const prefix = await split(dir, train.join("\n"), test.join("\n"), negative.join("\n"));
+    const read = (seed: number) => readNcfFiles(prefix, { validation: true, seed });
+    const a = (await read(1)).validation!.items;
+    const again = (await read(1)).validation!.items;
+    const b = (await read(2)).validation!.items;
+    assert.equal(a[0], 4, "the one latest row wins");
+    assert.deepEqual(again, a, "the same seed picks the same rows");
+    assert.notDeepEqual(b, a, "another seed picks others");
+    const counts = new Array(10).fill(0);
+    for (let u = 1; u < numUsers; u++) counts[a[u]]++;
+    // Uniform among the 10 tied rows: 29.9 each on average; the last row
+    // in the file (item 9) is not favoured.
+    for (const [item, n] of counts.entries()) {
+      assert.ok(n >= 12 && n <= 50, `item ${item} picked ${n} times of ${numUsers - 1}`);
+    }
+  }));
