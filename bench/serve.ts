@@ -120,7 +120,11 @@ function startCli(argv: string[], echo: string | undefined): Child {
   const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
   const pump = async (stream: ReadableStream<Uint8Array>, into: string[]) => {
     let rest = "";
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    // (decoded by hand: with the npm packages' Node types in the same check,
+    // `pipeThrough(new TextDecoderStream())` no longer type-checks)
+    const decoder = new TextDecoder();
+    for await (const bytes of stream) {
+      const text = decoder.decode(bytes, { stream: true });
       const lines = (rest + text).split("\n");
       rest = lines.pop()!;
       for (const line of lines) {
