@@ -42,7 +42,7 @@ import { formatCheckpointSummary, showCheckpoint } from "./lib/serve/show_checkp
 import { findRunItemTitles } from "./lib/serve/run_item_titles.ts";
 import { readItemTitles } from "./lib/data/item_titles.ts";
 import { exportModel } from "./lib/serve/export_model.ts";
-import { startServer } from "./lib/serve/server.ts";
+import { startServers } from "./lib/serve/serve_threads.ts";
 import { runGenerator } from "./lib/pipeline/generator.ts";
 import { drawSeed, loadDatasetFromFlags } from "./lib/train/load_data.ts";
 import { summarize } from "./lib/data/load_dataset.ts";
@@ -221,15 +221,17 @@ const COMMANDS: Record<string, Command> = {
       const f = parsed.values as ParseResult<typeof SERVE_FLAGS>["values"];
       const titlesFile = f.item_titles ?? await findRunItemTitles(f.model_dir);
       const titles = titlesFile === undefined ? undefined : await readItemTitles(titlesFile);
-      const server = await startServer(f.model_dir, {
+      const server = await startServers(f.model_dir, {
         hostname: f.host,
         port: f.port,
         backend: f.backend,
+        threads: f.threads,
         titles,
         signal,
         onWarning: (message) => console.error(`ncf serve: warning: ${message}`),
       });
-      console.log(`listening on ${server.url}`);
+      const threads = f.threads === 1 ? "" : ` (${f.threads} threads)`;
+      console.log(`listening on ${server.url}${threads}`);
       await server.finished;
       return 0;
     },

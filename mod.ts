@@ -169,6 +169,11 @@ export { findRunItemTitles } from "./lib/serve/run_item_titles.ts";
 export { topK } from "./lib/serve/top_k.ts";
 export { type RunningServer, type ServerOptions, startServer } from "./lib/serve/server.ts";
 export {
+  SERVE_WORKER_URL,
+  type ServeThreadsOptions,
+  startServers,
+} from "./lib/serve/serve_threads.ts";
+export {
   ServedModel,
   type ServedSearchOptions,
   type TrainingCurve,

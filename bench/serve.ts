@@ -7,7 +7,7 @@
  * ```
  * deno task bench:serve [--model_dir D] [--connections 16] [--duration 10] [--amount N]
  *   [--warmup 3] [--users 4096] [--seed 1] [--with_trainer] [--ratings_file PREFIX]
- *   [--epochs 2] [--backend auto]
+ *   [--epochs 2] [--backend auto] [--threads 1]
  * ```
  *
  * - The model: `--model_dir` when given (it must hold a checkpoint), else
@@ -16,8 +16,8 @@
  *   split's prefix; default `../shared/datasets/ncf-ml-1m/ml-1m`) with the
  *   paper's flags for `--epochs` epochs (serving speed does not depend on
  *   the model's quality). Without the data set the bench says so and ends.
- * - The server: `cli.ts serve --model_dir D --port 0` as a child process;
- *   its `listening on` line gives the URL.
+ * - The server: `cli.ts serve --model_dir D --port 0 --threads N` as a
+ *   child process; its `listening on` line gives the URL.
  * - The load: `GET /v1/users/{id}/recommendations?k=10`, the ids drawn
  *   (seeded) from the model's users into a list of `--users` paths that
  *   every connection walks through. First `--warmup` seconds untimed, then
@@ -74,6 +74,7 @@ const userCount = Number(option("users", "4096"));
 const seed = Number(option("seed", "1"));
 const epochs = Number(option("epochs", "2"));
 const backend = option("backend", "auto");
+const threads = Number(option("threads", "1"));
 
 /** The NCF paper's NeuMF and training flags (as bench/paper.ts's He et al. rows). */
 const PAPER_NEUMF = [
@@ -236,7 +237,13 @@ async function modelFolder(): Promise<{ dir: string; command: string | undefined
 
 /** The server on `dir`, once it listens. */
 async function startServe(dir: string): Promise<{ child: Child; url: string; command: string }> {
-  const argv = ["serve", `--model_dir=${dir}`, "--port=0", `--backend=${backend}`];
+  const argv = [
+    "serve",
+    `--model_dir=${dir}`,
+    "--port=0",
+    `--backend=${backend}`,
+    `--threads=${threads}`,
+  ];
   const child = startCli(argv, undefined);
   try {
     const [, url] = await child.waitForLine(/^listening on (\S+)/, 60_000);
@@ -486,7 +493,9 @@ async function main(): Promise<number> {
         "",
         `GET /v1/users/{id}/recommendations?k=10, ${userCount} random users (seed ${seed}), ${connections} connections, ${
           amount > 0 ? `${fmt(amount)} requests` : `${duration} s`
-        } (autocannon 9.0.0 in this process; server backend ${backend})`,
+        } (autocannon 9.0.0 in this process; server backend ${backend}, ${threads} thread${
+          threads === 1 ? "" : "s"
+        })`,
         `machine: before the load ${loadBefore}; after ${loadAfter}`,
         `requests: ${fmt(result.requests.total)} in ${result.duration} s (statuses ${statusText})`,
         `autocannon: ${

@@ -135,6 +135,10 @@ export const SERVE_FLAGS = {
     {},
   ),
   backend: enumFlag("Matrix products: blas, wasm, ts or auto.", BACKENDS, { default: "auto" }),
+  threads: intFlag(
+    "Threads answering requests, each with its own copy of the model and its own /metrics, sharing the port (Linux SO_REUSEPORT; deno.json enables the --unstable-net it needs).",
+    { default: 1, min: 1, max: 64 },
+  ),
 };
 
 /** How evaluation ranks: the protocol and the cut-offs (trainer and evaluate). */

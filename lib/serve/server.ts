@@ -12,7 +12,7 @@
  * | `POST /v1/scores` | `{"user": id, "items": [ids]}` | `{"user", "scores": [{"item", "score"}]}` in the order posted |
  * | `GET /v1/items/{id}/similar?k=10` | | `{"item", "similar": [{"item", "score", "title"?}]}` (score = cosine) |
  * | `GET /v1/training` | | `{"epoch", "model", "dataset", "protocol", "train_epochs", "finished", "history": [EvalRecord]}` |
- * | `GET /healthz` | | `{"epoch", "checkpoint"}` |
+ * | `GET /healthz` | | `{"epoch", "checkpoint", "thread"?}` |
  * | `GET /metrics` | | Prometheus text |
  * | `GET /?user=196&items=50,181` | | the page (HTML); its query is the page's state |
  * | `GET /assets/{file}` | | the page's scripts and styles (`ETag`, 304 on `If-None-Match`) |
@@ -65,6 +65,14 @@ export interface ServerOptions {
   backend?: BackendChoice | undefined;
   /** Item titles by the text of the item id, added to recommended items. */
   titles?: ItemTitles | undefined;
+  /**
+   * Share the port with other servers of this machine that set it too, the
+   * kernel spreading connections among them (Linux `SO_REUSEPORT`; Deno
+   * needs `--unstable-net`). Default false.
+   */
+  reusePort?: boolean | undefined;
+  /** This server's index among the threads sharing its port (shown by `/healthz` when set). */
+  thread?: number | undefined;
   /** Closes the server gracefully when aborted. */
   signal?: AbortSignal | undefined;
   /** Receives warnings: a new checkpoint that failed to load, a request that failed inside. */
@@ -134,6 +142,7 @@ export async function startServer(
     assets,
     titles: options.titles,
     metrics,
+    thread: options.thread,
     warn,
   };
   // Requests under way: close() lets them finish (reading their bodies
@@ -159,6 +168,7 @@ export async function startServer(
     server = Deno.serve({
       hostname: options.hostname ?? "127.0.0.1",
       port: options.port ?? 8080,
+      ...(options.reusePort === true ? { reusePort: true } : {}),
       onListen: () => {},
     }, handler);
   } catch (e) {
@@ -189,6 +199,7 @@ interface _Context {
   assets: PageAssets;
   titles: ItemTitles | undefined;
   metrics: ServeMetrics;
+  thread: number | undefined;
   warn(message: string): void;
 }
 
@@ -348,7 +359,8 @@ const _ROUTES: _Route[] = [
     handle(_request, url, _param, context) {
       queryParameters(url.searchParams, []);
       const model = context.model();
-      return _json({ epoch: model.epoch, checkpoint: model.path });
+      const thread = context.thread === undefined ? {} : { thread: context.thread };
+      return _json({ epoch: model.epoch, checkpoint: model.path, ...thread });
     },
   },
   {
