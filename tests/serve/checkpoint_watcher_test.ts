@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { watchFile } from "../../lib/serve/checkpoint_watcher.ts";
 
 const INTERVAL_MS = 20;
+/** How long a test waits for a call: generous, since a loaded machine delays timers (a met condition returns at once). */
+const WAIT_MS = 10_000;
 
 /** Resolves after `ms` milliseconds. */
 function sleep(ms: number): Promise<void> {
@@ -52,7 +54,7 @@ Deno.test("watchFile() notices each way a file can change within a few intervals
           await sleep(3 * INTERVAL_MS);
           assert.equal(calls, 0, "no change, no call");
           await change(path, dir);
-          await until(() => calls > 0, 50 * INTERVAL_MS, "a call");
+          await until(() => calls > 0, WAIT_MS, "a call");
           await sleep(3 * INTERVAL_MS);
           assert.equal(calls, 1, "one call for one change");
         } finally {
@@ -73,7 +75,7 @@ Deno.test("watchFile() notices each way a file can change within a few intervals
         await sleep(3 * INTERVAL_MS);
         assert.equal(calls, 0);
         await Deno.writeTextFile(path, "v1");
-        await until(() => calls > 0, 50 * INTERVAL_MS, "a call");
+        await until(() => calls > 0, WAIT_MS, "a call");
       } finally {
         await watcher.stop();
       }
@@ -110,6 +112,12 @@ Deno.test("watchFile()'s next poll waits for a slow onChange, and stop() waits f
   });
 });
 
+/** Writes `text` to a temp file beside `path`, then renames it over `path`. */
+async function replace(path: string, text: string): Promise<void> {
+  await Deno.writeTextFile(`${path}.tmp`, text);
+  await Deno.rename(`${path}.tmp`, path);
+}
+
 Deno.test("watchFile() keeps polling after onChange throws or rejects", async (t) => {
   for (const kind of ["throws", "rejects"]) {
     await t.step(`an onChange that ${kind} is called again on the next change`, async () => {
@@ -126,10 +134,11 @@ Deno.test("watchFile() keeps polling after onChange throws or rejects", async (t
           },
         });
         try {
-          await Deno.writeTextFile(path, "v2, longer");
-          await until(() => calls === 1, 50 * INTERVAL_MS, "the first call");
-          await Deno.writeTextFile(path, "v3, longer still");
-          await until(() => calls === 2, 50 * INTERVAL_MS, "the second call");
+          // Replaced atomically (as the trainer publishes): one change each.
+          await replace(path, "v2, longer");
+          await until(() => calls === 1, WAIT_MS, "the first call");
+          await replace(path, "v3, longer still");
+          await until(() => calls === 2, WAIT_MS, "the second call");
         } finally {
           await watcher.stop();
         }
