@@ -281,11 +281,15 @@ function table(results: Map<string, RunResult[]>): string {
       lines.push(`| ${row.paper} | ${row.label} | 0 | – | – | – | – | – | not run yet |`);
       continue;
     }
-    const epochsText = rs.map((r) => r.bestEpoch).join(", ");
+    const trained = rs[0].lastEpoch > 0;
+    const epochsText = trained
+      ? `${rs.map((r) => r.bestEpoch).join(", ")} of ${rs[0].lastEpoch}`
+      : "– (no training)";
+    const runs = trained ? `${rs.length} (seeds ${rs.map((r) => r.seed).join(",")})` : "1";
     const time = median(rs.map((r) => r.seconds));
     lines.push(
-      `| ${row.paper} | ${row.label} | ${rs.length} (seeds ${rs.map((r) => r.seed).join(",")}) | ` +
-        `${epochsText} of ${rs[0].lastEpoch} | ${cell(rs, (r) => r.sampled.best)} | ` +
+      `| ${row.paper} | ${row.label} | ${runs} | ` +
+        `${epochsText} | ${cell(rs, (r) => r.sampled.best)} | ` +
         `${cell(rs, (r) => r.sampled.last)} | ${cell(rs, (r) => r.full.best)} | ` +
         `${cell(rs, (r) => r.full.last)} | ${
           time < 120 ? `${time.toFixed(0)} s` : `${(time / 60).toFixed(1)} min`
