@@ -64,6 +64,7 @@ import {
   loadModelCheckpoint,
   modelFromCheckpoint,
 } from "../lib/train/model_checkpoint.ts";
+import { benchArgs } from "./_args.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SPLIT = fileURLToPath(new URL("../../shared/datasets/ncf-ml-1m/ml-1m", import.meta.url));
@@ -94,12 +95,7 @@ interface Trained {
 }
 
 const args = [...Deno.args];
-const has = (name: string) => args.includes(`--${name}`);
-const option = (name: string, fallback: string) => {
-  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return fallback;
-  return args[i].includes("=") ? args[i].slice(args[i].indexOf("=") + 1) : args[i + 1];
-};
+const { has, option } = benchArgs();
 const list = (name: string) => {
   const text = option(name, "");
   return text === "" ? [undefined] : text.split(",").map(Number);

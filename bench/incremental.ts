@@ -32,6 +32,7 @@
 
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { benchArgs } from "./_args.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SHARED = fileURLToPath(new URL("../../shared/datasets/", import.meta.url));
@@ -86,13 +87,7 @@ interface SeedResult {
   commands: string[];
 }
 
-const args = [...Deno.args];
-const has = (name: string) => args.includes(`--${name}`);
-const option = (name: string, fallback: string) => {
-  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return fallback;
-  return args[i].includes("=") ? args[i].slice(args[i].indexOf("=") + 1) : args[i + 1];
-};
+const { has, option } = benchArgs();
 const datas = option("data", Object.keys(SOURCES).join(",")).split(",");
 const seeds = option("seeds", "1,2,3").split(",").map(Number);
 const epochs = Number(option("epochs", "20"));

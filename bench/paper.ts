@@ -30,6 +30,7 @@ import { join } from "node:path";
 import { loadDataset } from "../lib/data/load_dataset.ts";
 import { evaluateRanking } from "../lib/eval/evaluate.ts";
 import { popularityScorer } from "../lib/eval/popularity.ts";
+import { benchArgs } from "./_args.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SPLIT = fileURLToPath(new URL("../../shared/datasets/ncf-ml-1m/ml-1m", import.meta.url));
@@ -69,13 +70,7 @@ interface Metrics {
   ndcg: number;
 }
 
-const args = [...Deno.args];
-const has = (name: string) => args.includes(`--${name}`);
-const option = (name: string, fallback: string) => {
-  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return fallback;
-  return args[i].includes("=") ? args[i].slice(args[i].indexOf("=") + 1) : args[i + 1];
-};
+const { has, option } = benchArgs();
 const quick = has("quick");
 const seeds = option("seeds", quick ? "1" : "1,2,3").split(",").map(Number);
 const only = option("only", "");

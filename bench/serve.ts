@@ -51,18 +51,13 @@ import { join } from "node:path";
 import { loadModelCheckpoint } from "../lib/train/model_checkpoint.ts";
 import { CHECKPOINT_FILE } from "../lib/train/checkpoint_file.ts";
 import { Prng } from "../lib/random/prng.ts";
+import { benchArgs } from "./_args.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SPLIT = fileURLToPath(new URL("../../shared/datasets/ncf-ml-1m/ml-1m", import.meta.url));
 const OUT = join(ROOT, "bench", "out", "serve");
 
-const args = [...Deno.args];
-const has = (name: string) => args.includes(`--${name}`);
-const option = (name: string, fallback: string) => {
-  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return fallback;
-  return args[i].includes("=") ? args[i].slice(args[i].indexOf("=") + 1) : args[i + 1];
-};
+const { has, option } = benchArgs();
 const withTrainer = has("with_trainer");
 const modelDirFlag = option("model_dir", "");
 const ratingsFile = option("ratings_file", SPLIT);
