@@ -34,8 +34,8 @@ export const SERVE_WORKER_URL = new URL("./_serve_worker.ts", import.meta.url);
  * this thread's, then one per worker on the same port. With one thread it is
  * {@linkcode startServer}.
  *
- * @throws {SettingError} naming "threads" when the port cannot be shared
- *   (Deno without `--unstable-net`); what {@linkcode startServer} throws;
+ * @throws {SettingError} naming "threads" for a count below 1; what
+ *   {@linkcode startServer} throws;
  *   an `Error` with a thread's reason when one fails to start (the others
  *   are closed first).
  *
@@ -60,19 +60,9 @@ export async function startServers(
   if (threads === 1) return await startServer(modelDir, options);
   const { signal, onWarning, threads: _, ...shared } = options;
   const warn = onWarning ?? (() => {});
-  let first: RunningServer;
-  try {
-    first = await startServer(modelDir, { ...shared, onWarning, reusePort: true, thread: 0 });
-  } catch (e) {
-    if (e instanceof Error && /unstable-net/.test(e.message)) {
-      throw new SettingError(
-        "threads",
-        `Cannot serve on ${threads} threads: sharing one port needs Deno's --unstable-net ` +
-          "(run `deno run --unstable-net … cli.ts serve`; the compiled binary has it)",
-      );
-    }
-    throw e;
-  }
+  // Deno keeps `reusePort` behind --unstable-net (deno.json's "unstable": ["net"]);
+  // without it Deno itself ends the process with its own message.
+  const first = await startServer(modelDir, { ...shared, onWarning, reusePort: true, thread: 0 });
   const port = Number(new URL(first.url).port);
   const workers: _Thread[] = [];
   try {
